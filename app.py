@@ -1,0 +1,31 @@
+"""outdial: outbound calls placed by AI voice agents.
+
+This module only builds the Chalice app: it registers the HTTP blueprints and
+wires the queue and schedule handlers to services. Everything heavy (pymongo
+connections, boto3, the Twilio SDK) loads on first use.
+"""
+from chalice import Chalice, Rate
+
+from chalicelib.api import agents, calls, health, webhooks
+from chalicelib.api.http import uniform_errors
+from chalicelib.container import get_container
+from chalicelib.queues import DIAL_QUEUE
+from chalicelib.services.dialing import QueueMessage
+
+app = Chalice(app_name="outdial")
+app.register_middleware(uniform_errors, "http")
+for blueprint in (health.bp, agents.bp, calls.bp, webhooks.bp):
+    app.register_blueprint(blueprint)
+
+
+@app.on_sqs_message(queue=DIAL_QUEUE, batch_size=10, name="dial_worker")
+def dial_worker(event):
+    messages = [QueueMessage(record.to_dict()["messageId"], record.body) for record in event]
+    failed = get_container().dial_service.process_batch(messages)
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="sweep_undialed")
+def sweep_undialed(event):
+    container = get_container()
+    return {"enqueued": container.dial_service.enqueue_undialed(container.dial_queue)}

@@ -1,0 +1,68 @@
+"""Agents: who is calling (the conversational AI agent) and how it behaves outbound."""
+from __future__ import annotations
+
+from pydantic import Field
+
+from .base import CamelModel, Document, InputModel
+
+DEFAULT_GREETING = "Hello! This is {agentName}. How can I help you today?"
+DEFAULT_NO_RESPONSE = "Hello? Are you there?"
+DEFAULT_GOODBYE = "Thank you for your time. Goodbye!"
+DEFAULT_VOICEMAIL = "Hello, this is {agentName} from {company}. Please call us back at {callbackNumber}. Thank you!"
+
+
+class AgentConfig(CamelModel):
+    """Outbound behaviour (seed 000 `Agent.config`). Messages may use the
+    placeholders {agentName}, {company} and {callbackNumber}."""
+
+    outbound_greeting: str = Field(DEFAULT_GREETING, max_length=2000)
+    outbound_no_response_prompt: str = Field(DEFAULT_NO_RESPONSE, max_length=2000)
+    outbound_goodbye_message: str = Field(DEFAULT_GOODBYE, max_length=2000)
+    voicemail_message: str = Field(DEFAULT_VOICEMAIL, max_length=2000)
+    max_call_duration: int = Field(600, ge=60, le=3600, description="seconds")
+    callback_number: str | None = None
+
+
+class ElevenLabsConfig(CamelModel):
+    """The conversational agent that talks on the call."""
+
+    agent_id: str | None = Field(None, max_length=200)
+    voice_id: str | None = Field(None, max_length=200)
+
+
+class Agent(Document):
+    name: str
+    company: str | None = None
+    from_number: str | None = None
+    elevenlabs: ElevenLabsConfig = ElevenLabsConfig()
+    config: AgentConfig = AgentConfig()
+
+
+class AgentConfigInput(InputModel):
+    outbound_greeting: str | None = Field(None, min_length=1, max_length=2000)
+    outbound_no_response_prompt: str | None = Field(None, min_length=1, max_length=2000)
+    outbound_goodbye_message: str | None = Field(None, min_length=1, max_length=2000)
+    voicemail_message: str | None = Field(None, min_length=1, max_length=2000)
+    max_call_duration: int | None = Field(None, ge=60, le=3600)
+    callback_number: str | None = None
+
+
+class ElevenLabsInput(InputModel):
+    agent_id: str | None = Field(None, min_length=1, max_length=200)
+    voice_id: str | None = Field(None, min_length=1, max_length=200)
+
+
+class AgentCreate(InputModel):
+    name: str = Field(min_length=1, max_length=200)
+    company: str | None = Field(None, max_length=200)
+    from_number: str | None = None
+    elevenlabs: ElevenLabsInput | None = None
+    config: AgentConfigInput | None = None
+
+
+class AgentUpdate(InputModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    company: str | None = Field(None, max_length=200)
+    from_number: str | None = None
+    elevenlabs: ElevenLabsInput | None = None
+    config: AgentConfigInput | None = None

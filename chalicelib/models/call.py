@@ -1,0 +1,87 @@
+"""Calls (seed 000 CallLog merged with seed 002 Calls) and their events."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, computed_field
+
+from .base import Document, InputModel, Stored, UtcDatetime
+from .call_status import CANCELLABLE, CallStatus, FailureReason, OutboundStatus
+
+MAX_RETRIES = 3
+NEVER_RETRIED = frozenset({FailureReason.INVALID_NUMBER, FailureReason.CANCELLED})
+
+
+class Call(Document):
+    direction: Literal["outbound", "inbound"] = "outbound"
+    to: str
+    from_: str | None = Field(None, alias="from")
+    agent_id: str
+    status: CallStatus = CallStatus.INITIATED
+    outbound_status: OutboundStatus | None = OutboundStatus.QUEUED
+    failure_reason: FailureReason | None = None
+    provider: str | None = None
+    provider_call_sid: str | None = None
+    answered_by: str | None = None
+    scheduled_for: UtcDatetime | None = None
+    initiated_at: UtcDatetime | None = None
+    started_at: UtcDatetime | None = None
+    ended_at: UtcDatetime | None = None
+    duration: int | None = None
+    price: float | None = None
+    price_currency: str | None = None
+    recording_url: str | None = None
+    retry_count: int = 0
+    retry_of: str | None = None
+    campaign_id: str | None = None
+    contact_id: str | None = None
+    batch_id: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    # Dial bookkeeping: the claim that guarantees one dial per call.
+    dial_attempts: int = 0
+    dial_lease_until: UtcDatetime | None = None
+    dial_claimed_at: UtcDatetime | None = None
+
+    _private_fields = frozenset({"dial_lease_until", "dial_claimed_at"})
+
+    @computed_field
+    @property
+    def is_retry(self) -> bool:
+        return self.retry_of is not None
+
+    @computed_field
+    @property
+    def can_cancel(self) -> bool:
+        return self.status in CANCELLABLE
+
+    @computed_field
+    @property
+    def can_retry(self) -> bool:
+        return (
+            self.status == CallStatus.FAILED
+            and self.retry_count < MAX_RETRIES
+            and self.failure_reason not in NEVER_RETRIED
+        )
+
+
+class CallCreate(InputModel):
+    to: str = Field(min_length=1, max_length=64)
+    agent_id: str = Field(min_length=1, max_length=64)
+    metadata: dict[str, Any] | None = None
+
+
+class CallEvent(Stored):
+    """One thing that happened to a call: a provider callback or an internal
+    transition, with its raw payload. `applied` is false for callbacks the
+    state machine refused (duplicates, late or out-of-order deliveries)."""
+
+    call_id: str
+    event_type: str
+    source: Literal["twilio", "simulated", "internal", "api"]
+    timestamp: UtcDatetime
+    provider_call_sid: str | None = None
+    from_status: CallStatus | None = None
+    to_status: CallStatus | None = None
+    applied: bool = True
+    reason: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)

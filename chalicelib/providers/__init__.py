@@ -1,0 +1,1 @@
+"""Telephony providers, each behind the small interface in `base`."""

@@ -1,0 +1,71 @@
+"""The interface every carrier implements, and the errors it may raise."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from ..models.call_status import FailureReason
+
+
+@dataclass(frozen=True)
+class DialRequest:
+    call_id: str
+    to: str
+    from_: str
+    answer_url: str            # where the carrier fetches call instructions once answered
+    status_callback_url: str   # where the carrier posts progress events
+    time_limit_seconds: int    # hard cap on the call's length (agent.maxCallDuration)
+    ring_timeout_seconds: int = 30
+
+
+@dataclass(frozen=True)
+class DialResult:
+    provider_call_sid: str
+
+
+class ProviderError(Exception):
+    """The carrier refused or could not take a request."""
+
+    reason: FailureReason = FailureReason.NETWORK_ERROR
+
+    def __init__(self, message: str, *, code: str | int | None = None):
+        super().__init__(message)
+        self.code = code
+
+
+class InvalidNumber(ProviderError):
+    reason = FailureReason.INVALID_NUMBER
+
+
+class RateLimited(ProviderError):
+    reason = FailureReason.RATE_LIMITED
+
+
+class ProviderUnavailable(ProviderError):
+    """The carrier did not take the request (5xx, connection refused)."""
+
+    reason = FailureReason.API_UNAVAILABLE
+
+
+class OutcomeUnknown(ProviderError):
+    """The request was sent but no answer came back: the call may or may not
+    exist. Never dial again before asking the carrier (`find_calls`)."""
+
+    reason = FailureReason.API_UNAVAILABLE
+
+
+class CannotCancel(ProviderError):
+    """The call is past the point where it can be cancelled (already answered or ended)."""
+
+
+class TelephonyProvider(Protocol):
+    name: str
+
+    def place_call(self, request: DialRequest) -> DialResult: ...
+
+    def cancel_call(self, provider_call_sid: str) -> None: ...
+
+    def find_calls(self, *, to: str, since: datetime) -> list[str]:
+        """Provider call SIDs of calls to `to` created at or after `since`."""
+        ...

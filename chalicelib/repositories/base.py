@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pymongo.collection import Collection
+
+T = TypeVar("T")
+
+
+def and_(*clauses: dict[str, Any]) -> dict[str, Any]:
+    """Combine filter clauses under an explicit `$and`.
+
+    nx-27017 drops sibling keys of a `$or` whose branches compare dates, so a
+    filter that needs `$or` is always spelled as `$and` of clauses.
+    """
+    clauses = tuple(c for c in clauses if c)
+    if not clauses:
+        return {}
+    return clauses[0] if len(clauses) == 1 else {"$and": list(clauses)}
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+def encode_cursor(created_at: datetime, doc_id: str) -> str:
+    raw = json.dumps({"t": created_at.isoformat(), "id": doc_id}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+        created_at = datetime.fromisoformat(data["t"])
+        if created_at.tzinfo is None or not isinstance(data["id"], str):
+            raise ValueError
+        return created_at, data["id"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise InvalidCursor("malformed cursor") from None
+
+
+def newest_first_page(collection: Collection, query: dict[str, Any], *, limit: int,
+                      cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """Keyset pagination on (createdAt desc, _id desc): stable while documents
+    are being inserted, and served by the compound indexes ending in createdAt."""
+    clauses = [query]
+    if cursor:
+        created_at, doc_id = decode_cursor(cursor)
+        clauses.append({"$or": [
+            {"createdAt": {"$lt": created_at}},
+            {"createdAt": created_at, "_id": {"$lt": doc_id}},
+        ]})
+    docs = list(
+        collection.find(and_(*clauses))
+        .sort([("createdAt", -1), ("_id", -1)])
+        .limit(limit + 1)
+    )
+    next_cursor = None
+    if len(docs) > limit:
+        docs = docs[:limit]
+        next_cursor = encode_cursor(docs[-1]["createdAt"], docs[-1]["_id"])
+    return docs, next_cursor

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable
+
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from ..clock import EPOCH
+from ..models.call import Call
+from ..models.call_status import CallStatus
+from .base import Page, and_, newest_first_page
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    direction: str | None = None
+    status: str | None = None
+    agent_id: str | None = None
+    to: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+    def to_query(self) -> dict[str, Any]:
+        query: dict[str, Any] = {}
+        for field, value in (("direction", self.direction), ("status", self.status),
+                             ("agentId", self.agent_id), ("to", self.to)):
+            if value is not None:
+                query[field] = value
+        created: dict[str, datetime] = {}
+        if self.created_from:
+            created["$gte"] = self.created_from
+        if self.created_to:
+            created["$lt"] = self.created_to
+        if created:
+            query["createdAt"] = created
+        return query
+
+
+class CallRepository:
+    def __init__(self, db: Database):
+        self._calls = db["calls"]
+
+    def insert(self, call: Call) -> bool:
+        """Insert; False when a call with this id already exists."""
+        try:
+            self._calls.insert_one(call.to_mongo())
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def get(self, call_id: str) -> Call | None:
+        doc = self._calls.find_one({"_id": call_id})
+        return Call.from_mongo(doc) if doc else None
+
+    def find_by_provider_sid(self, provider_call_sid: str) -> Call | None:
+        doc = self._calls.find_one({"providerCallSid": provider_call_sid})
+        return Call.from_mongo(doc) if doc else None
+
+    def list(self, filters: CallFilter, *, limit: int, cursor: str | None) -> Page[Call]:
+        docs, next_cursor = newest_first_page(self._calls, filters.to_query(), limit=limit, cursor=cursor)
+        return Page([Call.from_mongo(d) for d in docs], next_cursor)
+
+    def claim_for_dial(self, call_id: str, *, now: datetime, lease_until: datetime) -> Call | None:
+        """Atomically take the right to dial: only a call that is still
+        `initiated`, has no provider call yet, and whose previous claim (if
+        any) has expired. Exactly one of several concurrent claimers wins."""
+        doc = self._calls.find_one_and_update(
+            {
+                "_id": call_id,
+                "status": CallStatus.INITIATED.value,
+                "providerCallSid": {"$exists": False},
+                "dialLeaseUntil": {"$lt": now},
+            },
+            {
+                "$set": {"dialLeaseUntil": lease_until, "updatedAt": now},
+                "$min": {"dialClaimedAt": now},
+                "$inc": {"dialAttempts": 1},
+            },
+            return_document=True,
+        )
+        return Call.from_mongo(doc) if doc else None
+
+    def release_claim(self, call_id: str, *, now: datetime) -> None:
+        self._calls.update_one(
+            {"_id": call_id, "providerCallSid": {"$exists": False}},
+            {"$set": {"dialLeaseUntil": EPOCH, "updatedAt": now}},
+        )
+
+    def record_dialed(self, call_id: str, *, provider: str, provider_call_sid: str,
+                      now: datetime) -> Call | None:
+        doc = self._calls.find_one_and_update(
+            {"_id": call_id, "providerCallSid": {"$exists": False}},
+            {"$set": {"provider": provider, "providerCallSid": provider_call_sid,
+                      "initiatedAt": now, "dialLeaseUntil": now, "updatedAt": now}},
+            return_document=True,
+        )
+        return Call.from_mongo(doc) if doc else None
+
+    def transition(self, call_id: str, *, to: CallStatus, allowed_from: Iterable[CallStatus],
+                   fields: dict[str, Any], now: datetime) -> Call | None:
+        """Move to `to` only if the stored status is still one it may be
+        entered from: the state machine's guard, applied atomically."""
+        doc = self._calls.find_one_and_update(
+            {"_id": call_id, "status": {"$in": [s.value for s in allowed_from]}},
+            {"$set": {**fields, "status": to.value, "updatedAt": now}},
+            return_document=True,
+        )
+        return Call.from_mongo(doc) if doc else None
+
+    def find_undialed(self, *, now: datetime, created_before: datetime, limit: int) -> list[str]:
+        """Calls that should have been dialed by now: never claimed or claim
+        expired, still no provider call. Served by {direction, status, createdAt}."""
+        query = and_(
+            {"direction": "outbound", "status": CallStatus.INITIATED.value,
+             "createdAt": {"$lt": created_before}},
+            {"providerCallSid": {"$exists": False}},
+            {"dialLeaseUntil": {"$lt": now}},
+        )
+        return [d["_id"] for d in self._calls.find(query, {"_id": 1}).limit(limit)]
+
+    def set_fields_while(self, call_id: str, statuses: Iterable[CallStatus], fields: dict[str, Any], *,
+                         now: datetime) -> Call | None:
+        """Set data fields only while the call is in one of `statuses`, so a
+        late annotation never touches a finished call."""
+        doc = self._calls.find_one_and_update(
+            {"_id": call_id, "status": {"$in": [s.value for s in statuses]}},
+            {"$set": {**fields, "updatedAt": now}}, return_document=True)
+        return Call.from_mongo(doc) if doc else None

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    key: str
+    request_hash: str
+    resource_id: str
+
+
+class IdempotencyRepository:
+    """Remembers which resource an Idempotency-Key created (kept 24 h by a TTL index)."""
+
+    def __init__(self, db: Database):
+        self._keys = db["idempotency_keys"]
+
+    def reserve(self, key: str, *, request_hash: str, resource_id: str,
+                now: datetime) -> IdempotencyRecord | None:
+        """Claim `key` for a new resource. Returns None when the claim is new,
+        else the record of whoever claimed it first."""
+        try:
+            self._keys.insert_one({"_id": key, "requestHash": request_hash,
+                                   "resourceId": resource_id, "createdAt": now})
+            return None
+        except DuplicateKeyError:
+            doc = self._keys.find_one({"_id": key})
+            return IdempotencyRecord(doc["_id"], doc["requestHash"], doc["resourceId"])

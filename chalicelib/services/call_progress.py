@@ -1,0 +1,148 @@
+"""What the carrier tells us about a live call: status callbacks and the
+instructions it asks for when the call is answered."""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Mapping
+
+from .. import clock
+from ..errors import NotFound
+from ..models.agent import Agent
+from ..models.call import Call
+from ..models.call_status import (TERMINAL, CallStatus, FailureReason, OutboundStatus, can_transition,
+                                  predecessors)
+from ..providers.twilio import StatusUpdate, UnknownCallStatus, is_machine, parse_status_callback
+from ..repositories.agents import AgentRepository
+from ..repositories.call_events import CallEventRepository
+from ..repositories.calls import CallRepository
+from .events import EventLog
+
+LIVE = frozenset(CallStatus) - TERMINAL
+
+
+class CallProgressService:
+    def __init__(self, *, calls: CallRepository, events: CallEventRepository, agents: AgentRepository):
+        self._calls = calls
+        self._event_log = EventLog(events)
+        self._agents = agents
+
+    def apply_twilio_status(self, call_id: str, params: Mapping[str, str]) -> Call:
+        call = self._require(call_id)
+        source = call.provider if call.provider in ("twilio", "simulated") else "twilio"
+        sid = params.get("CallSid") or None
+        base = {"source": source, "provider_call_sid": sid, "data": dict(params), "from_status": call.status}
+        event_type = params.get("CallStatus") or "unknown"
+
+        if call.provider_call_sid and sid and sid != call.provider_call_sid:
+            self._event_log.record(call_id, event_type, applied=False,
+                                   reason="callback for a different provider call", **base)
+            return call
+        try:
+            update = parse_status_callback(params)
+        except UnknownCallStatus as exc:
+            self._event_log.record(call_id, event_type, applied=False, reason=str(exc), **base)
+            return call
+
+        update = _settle_machine_answer(update, call)
+        if not can_transition(call.status, update.status):
+            reason = ("duplicate" if update.status == call.status
+                      else f"{call.status} -> {update.status} is not allowed")
+            self._event_log.record(call_id, event_type, applied=False, reason=reason,
+                                   to_status=update.status, **base)
+            return call
+
+        now = clock.now()
+        updated = self._calls.transition(call_id, to=update.status, allowed_from=predecessors(update.status),
+                                         fields=_fields(update, now), now=now)
+        if updated is None:  # another callback won the race; it was re-checked against the table
+            self._event_log.record(call_id, event_type, applied=False, reason="status changed concurrently",
+                                   to_status=update.status, **base)
+            return self._require(call_id)
+        self._event_log.record(call_id, event_type, to_status=update.status,
+                               timestamp=update.timestamp or now, **base)
+        return updated
+
+    def apply_twilio_status_by_sid(self, params: Mapping[str, str]) -> Call:
+        call = self._calls.find_by_provider_sid(params.get("CallSid") or "")
+        if call is None:
+            raise NotFound("no call with this CallSid", field="CallSid")
+        return self.apply_twilio_status(call.id, params)
+
+    def answer(self, call_id: str, params: Mapping[str, str]) -> str:
+        """The TwiML the carrier runs once the call is answered."""
+        from twilio.twiml.voice_response import VoiceResponse
+
+        call = self._require(call_id)
+        agent = self._agents.get(call.agent_id)
+        answered_by = params.get("AnsweredBy") or None
+        response = VoiceResponse()
+        if agent is None or call.status in TERMINAL:
+            response.hangup()
+            return str(response)
+
+        fields: dict = {}
+        if answered_by:
+            fields["answeredBy"] = answered_by
+        if is_machine(answered_by):
+            fields["outboundStatus"] = OutboundStatus.VOICEMAIL.value
+            if answered_by.startswith("machine_end"):
+                response.say(_fill(agent.config.voicemail_message, agent))
+                fields["metadata.voicemailLeft"] = True
+        else:
+            response.say(_fill(agent.config.outbound_greeting, agent))
+            response.pause(length=1)
+            response.say(_fill(agent.config.outbound_goodbye_message, agent))
+        response.hangup()
+        if fields:
+            self._calls.set_fields_while(call_id, LIVE, fields, now=clock.now())
+        self._event_log.record(call_id, "answered_instructions", source="twilio" if call.provider == "twilio"
+                               else "simulated", provider_call_sid=params.get("CallSid"),
+                               data={"answeredBy": answered_by, "voicemailLeft": fields.get("metadata.voicemailLeft", False)})
+        return str(response)
+
+    def _require(self, call_id: str) -> Call:
+        call = self._calls.get(call_id)
+        if call is None:
+            raise NotFound(f"no call {call_id}", field="callId")
+        return call
+
+
+def _settle_machine_answer(update: StatusUpdate, call: Call) -> StatusUpdate:
+    """A call 'completed' by an answering machine did not reach the person."""
+    answered_by = update.answered_by or call.answered_by
+    if update.status == CallStatus.COMPLETED and is_machine(answered_by):
+        return replace(update, status=CallStatus.FAILED, outbound_status=OutboundStatus.VOICEMAIL,
+                       failure_reason=FailureReason.VOICEMAIL, answered_by=answered_by)
+    return update
+
+
+def _fields(update: StatusUpdate, now) -> dict:
+    at = update.timestamp or now
+    fields: dict = {}
+    if update.outbound_status:
+        fields["outboundStatus"] = update.outbound_status.value
+    if update.failure_reason:
+        fields["failureReason"] = update.failure_reason.value
+    if update.answered_by:
+        fields["answeredBy"] = update.answered_by
+    if update.status == CallStatus.IN_PROGRESS:
+        fields["startedAt"] = at
+    if update.status in TERMINAL:
+        fields["endedAt"] = at
+        if update.duration is not None:
+            fields["duration"] = update.duration
+    if update.price is not None:
+        fields["price"] = update.price
+        fields["priceCurrency"] = update.price_currency or "USD"
+    return fields
+
+
+_PLACEHOLDER = re.compile(r"\{(agentName|company|callbackNumber)\}")
+
+
+def _fill(template: str, agent: Agent) -> str:
+    """Fill {agentName}, {company} and {callbackNumber}; leave any other brace alone."""
+    values = {"agentName": agent.name, "company": agent.company or "",
+              "callbackNumber": agent.config.callback_number or agent.from_number or ""}
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)

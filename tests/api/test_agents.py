@@ -1,0 +1,63 @@
+from tests.helpers import body, post_json
+
+
+def test_create_applies_seed_defaults_and_normalises_numbers(client, agent):
+    assert agent["id"].startswith("agt_")
+    assert agent["fromNumber"] == "+14155550199"
+    assert agent["config"]["callbackNumber"] == "+14155550123"
+    assert agent["config"]["maxCallDuration"] == 600
+    assert "{agentName}" in agent["config"]["outboundGreeting"]
+    fetched = body(client.http.get(f"/agents/{agent['id']}"))
+    assert fetched == agent
+
+
+def test_validation_errors_name_the_field(client):
+    cases = [
+        ({}, "name"),
+        ({"name": ""}, "name"),
+        ({"name": "A", "config": {"maxCallDuration": 30}}, "config.maxCallDuration"),
+        ({"name": "A", "config": {"maxCallDuration": 4000}}, "config.maxCallDuration"),
+        ({"name": "A", "fromNumber": "12"}, "fromNumber"),
+        ({"name": "A", "colour": "blue"}, "colour"),
+        ({"name": "A", "elevenlabs": {"agentId": 5}}, "elevenlabs.agentId"),
+    ]
+    for payload, field in cases:
+        response = post_json(client, "/agents", payload)
+        assert response.status_code == 422, payload
+        assert body(response)["error"]["field"] == field, payload
+        assert body(response)["error"]["code"] == "validation_error"
+
+
+def test_unknown_agent_is_404(client):
+    response = client.http.get("/agents/agt_missing")
+    assert response.status_code == 404
+    assert body(response)["error"]["code"] == "not_found"
+
+
+def test_patch_changes_only_what_was_sent(client, agent):
+    response = client.http.patch(f"/agents/{agent['id']}", headers={"content-type": "application/json"},
+                                 body='{"config": {"maxCallDuration": 120}, "elevenlabs": {"agentId": "el_1"}}')
+    assert response.status_code == 200, response.body
+    updated = body(response)
+    assert updated["config"]["maxCallDuration"] == 120
+    assert updated["config"]["callbackNumber"] == "+14155550123"
+    assert updated["elevenlabs"] == {"agentId": "el_1"}
+    assert updated["name"] == "Ava"
+    assert updated["updatedAt"] >= agent["updatedAt"]
+
+
+def test_patch_validates(client, agent):
+    response = client.http.patch(f"/agents/{agent['id']}", headers={"content-type": "application/json"},
+                                 body='{"config": {"maxCallDuration": 1}}')
+    assert response.status_code == 422
+    assert body(client.http.get(f"/agents/{agent['id']}"))["config"]["maxCallDuration"] == 600
+
+
+def test_list_paginates_newest_first(client):
+    ids = [body(post_json(client, "/agents", {"name": f"A{i}"}))["id"] for i in range(5)]
+    page1 = body(client.http.get("/agents?limit=2"))
+    page2 = body(client.http.get(f"/agents?limit=2&cursor={page1['nextCursor']}"))
+    page3 = body(client.http.get(f"/agents?limit=2&cursor={page2['nextCursor']}"))
+    listed = [a["id"] for p in (page1, page2, page3) for a in p["items"]]
+    assert listed == list(reversed(ids))
+    assert page3["nextCursor"] is None

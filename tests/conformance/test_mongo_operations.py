@@ -1,0 +1,154 @@
+"""Every MongoDB operation the repositories rely on, run against whatever
+server the suite uses (the embedded nx-27017, or MONGODB_URI). A divergence
+between the embedded server and MongoDB shows up here first."""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from pymongo.errors import DuplicateKeyError
+
+from chalicelib.clock import EPOCH, now
+from chalicelib.repositories.base import and_, newest_first_page
+
+
+def test_string_ids_and_duplicate_key(db):
+    db.things.insert_one({"_id": "thing_1", "n": 1})
+    assert db.things.find_one({"_id": "thing_1"})["n"] == 1
+    with pytest.raises(DuplicateKeyError):
+        db.things.insert_one({"_id": "thing_1"})
+    assert db.things.count_documents({"_id": {"$in": ["thing_1", "thing_2"]}}) == 1
+
+
+def test_datetimes_written_by_update_operators_stay_dates(db):
+    t = now()
+    db.things.insert_one({"_id": "a", "at": EPOCH})
+    db.things.update_one({"_id": "a"}, {"$set": {"at": t, "nested": {"at": t}}, "$min": {"first": t},
+                                        "$push": {"history": {"at": t}}})
+    doc = db.things.find_one({"_id": "a"})
+    assert doc["at"] == t and doc["nested"]["at"] == t and doc["first"] == t
+    assert doc["history"] == [{"at": t}]
+    assert db.things.count_documents({"at": {"$lt": t + timedelta(seconds=1)}}) == 1
+    assert db.things.count_documents({"at": {"$gt": t}}) == 0
+
+
+def test_conditional_claim_shape(db):
+    t = now()
+    db.calls.insert_many([
+        {"_id": "free", "status": "initiated", "dialLeaseUntil": EPOCH},
+        {"_id": "leased", "status": "initiated", "dialLeaseUntil": t + timedelta(minutes=1)},
+        {"_id": "dialed", "status": "initiated", "dialLeaseUntil": EPOCH, "providerCallSid": "CA1"},
+        {"_id": "done", "status": "completed", "dialLeaseUntil": EPOCH},
+    ])
+
+    def claim(call_id):
+        return db.calls.find_one_and_update(
+            {"_id": call_id, "status": "initiated", "providerCallSid": {"$exists": False},
+             "dialLeaseUntil": {"$lt": t}},
+            {"$set": {"dialLeaseUntil": t + timedelta(seconds=60)}, "$min": {"dialClaimedAt": t},
+             "$inc": {"dialAttempts": 1}},
+            return_document=True)
+
+    won = claim("free")
+    assert won["_id"] == "free" and won["dialAttempts"] == 1 and won["dialClaimedAt"] == t
+    assert claim("free") is None          # now leased
+    assert claim("leased") is None
+    assert claim("dialed") is None
+    assert claim("done") is None
+    assert db.calls.find_one({"_id": "leased"}).get("dialAttempts") is None
+
+
+def test_concurrent_claims_have_one_winner(db):
+    t = now()
+    db.calls.insert_many([{"_id": f"c{i}", "status": "initiated", "dialLeaseUntil": EPOCH} for i in range(20)])
+    wins: list[str] = []
+    lock = threading.Lock()
+
+    def worker():
+        for i in range(20):
+            doc = db.calls.find_one_and_update(
+                {"_id": f"c{i}", "status": "initiated", "dialLeaseUntil": {"$lt": t}},
+                {"$set": {"dialLeaseUntil": t + timedelta(seconds=60)}}, return_document=True)
+            if doc:
+                with lock:
+                    wins.append(doc["_id"])
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(wins) == sorted(f"c{i}" for i in range(20))
+
+
+def test_guarded_transition_with_in(db):
+    db.calls.insert_one({"_id": "x", "status": "ringing"})
+    assert db.calls.find_one_and_update({"_id": "x", "status": {"$in": ["initiated", "ringing"]}},
+                                        {"$set": {"status": "in-progress"}}, return_document=True)
+    assert db.calls.find_one_and_update({"_id": "x", "status": {"$in": ["initiated", "ringing"]}},
+                                        {"$set": {"status": "ringing"}}) is None
+
+
+def test_or_on_dates_keeps_its_sibling_clauses(db):
+    t = now()
+    db.c.insert_many([{"_id": "a"}, {"_id": "b", "at": t - timedelta(seconds=5)},
+                      {"_id": "c", "at": t + timedelta(seconds=5)}])
+    query = and_({"_id": "c"}, {"$or": [{"at": {"$exists": False}}, {"at": {"$lt": t}}]})
+    assert list(db.c.find(query)) == []
+    assert db.c.find_one_and_update(query, {"$set": {"x": 1}}) is None
+
+
+def test_keyset_pagination_newest_first(db):
+    t = now()
+    docs = [{"_id": f"d{i:02d}", "createdAt": t - timedelta(seconds=i // 3), "k": i % 2} for i in range(10)]
+    db.c.insert_many(docs)
+    seen, cursor = [], None
+    while True:
+        page, cursor = newest_first_page(db.c, {}, limit=4, cursor=cursor)
+        seen += [d["_id"] for d in page]
+        if cursor is None:
+            break
+    expected = [d["_id"] for d in sorted(docs, key=lambda d: (d["createdAt"], d["_id"]), reverse=True)]
+    assert seen == expected
+    page, _ = newest_first_page(db.c, {"k": 1}, limit=100, cursor=None)
+    assert [d["_id"] for d in page] == [i for i in expected if int(i[1:]) % 2 == 1]
+
+
+def test_unique_sparse_index_allows_many_missing(db):
+    db.c.create_index([("sid", 1)], unique=True, sparse=True, name="c_sid")
+    db.c.insert_many([{"_id": "a"}, {"_id": "b"}])
+    db.c.update_one({"_id": "a"}, {"$set": {"sid": "CA1"}})
+    with pytest.raises(DuplicateKeyError):
+        db.c.update_one({"_id": "b"}, {"$set": {"sid": "CA1"}})
+
+
+def test_sort_limit_projection(db):
+    t = now()
+    db.e.insert_many([{"_id": f"e{i}", "callId": "c", "timestamp": t + timedelta(seconds=-i)} for i in range(5)])
+    ids = [d["_id"] for d in db.e.find({"callId": "c"}).sort([("timestamp", 1), ("_id", 1)])]
+    assert ids == ["e4", "e3", "e2", "e1", "e0"]
+    assert list(db.e.find({"callId": "c"}, {"_id": 1}).sort([("_id", 1)]).limit(2)) == [{"_id": "e0"}, {"_id": "e1"}]
+
+
+def test_migrations_are_idempotent_and_reversible(db):
+    from chalicelib import migrations
+
+    assert migrations.up(db) == []          # the fixture already applied them
+    assert all(s.applied_at for s in migrations.status(db))
+    assert migrations.down(db) == [1]
+    assert "calls" not in db.list_collection_names()
+    assert migrations.up(db) == [1]
+    assert {"agents", "calls", "call_events", "idempotency_keys"} <= set(db.list_collection_names())
+
+
+def test_date_comparisons_keep_milliseconds(db):
+    t = now().replace(microsecond=100_000)
+    db.c.insert_many([{"_id": f"m{i}", "at": t + timedelta(milliseconds=200 * i)} for i in range(4)])
+    pivot = t + timedelta(milliseconds=400)
+    assert sorted(d["_id"] for d in db.c.find({"at": {"$gte": pivot}})) == ["m2", "m3"]
+    assert sorted(d["_id"] for d in db.c.find({"at": {"$gt": pivot}})) == ["m3"]
+    assert sorted(d["_id"] for d in db.c.find({"at": {"$lt": pivot}})) == ["m0", "m1"]
+    assert [d["_id"] for d in db.c.find({"at": pivot})] == ["m2"]
+    assert db.c.find_one_and_update({"_id": "m1", "at": {"$lt": pivot}}, {"$set": {"x": 1}}) is not None
+    assert db.c.find_one_and_update({"_id": "m3", "at": {"$lt": pivot}}, {"$set": {"x": 1}}) is None

@@ -1,0 +1,99 @@
+"""Shared fixtures: a real MongoDB wire-protocol server (the embedded one, or
+MONGODB_URI when set), a fresh database per test, moto for AWS, and the
+Chalice test client."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from chalicelib import migrations
+from chalicelib.container import set_container
+from chalicelib.db import get_client, get_database, reset_client
+from chalicelib.settings import reset_settings
+from scripts.devstack import mongo
+
+ROOT = Path(__file__).resolve().parents[1]
+AUTH_TOKEN = "test-auth-token"
+ACCOUNT_SID = "AC" + "0" * 32
+PUBLIC_BASE_URL = "https://api.outdial.test/api"
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(tmp_path_factory):
+    if os.environ.get("MONGODB_URI"):
+        yield os.environ["MONGODB_URI"]
+        return
+    port = mongo.free_port()
+    process = mongo.start(tmp_path_factory.mktemp("mongo"), port)
+    yield f"mongodb://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def app_env(mongo_uri, monkeypatch):
+    """Environment for the app, with its own database; migrated."""
+    db_name = f"t_{uuid.uuid4().hex[:12]}"
+    values = {
+        "MONGODB_URI": mongo_uri,
+        "MONGODB_DB": db_name,
+        "MONGODB_SERVER_SELECTION_TIMEOUT_MS": "2000",
+        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        "TELEPHONY_PROVIDER": "simulated",
+        "SIMULATOR_URL": "http://127.0.0.1:9",
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_FROM_NUMBER": "+14155550100",
+        "DEFAULT_REGION": "US",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SQS", raising=False)
+    monkeypatch.delenv("DIAL_QUEUE_URL", raising=False)
+    reset_settings()
+    reset_client()
+    set_container(None)
+    migrations.up(get_database())
+    yield values
+    get_client().drop_database(db_name)
+    reset_client()
+    reset_settings()
+    set_container(None)
+
+
+@pytest.fixture
+def db(app_env):
+    return get_database()
+
+
+@pytest.fixture
+def sqs(app_env):
+    """moto's SQS with the dial queue and its dead-letter queue."""
+    from moto import mock_aws
+    import boto3
+    import json
+
+    with mock_aws():
+        client = boto3.client("sqs")
+        dlq = client.create_queue(QueueName="outdial-dial-dlq")["QueueUrl"]
+        dlq_arn = client.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        client.create_queue(QueueName="outdial-dial", Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
+        })
+        yield client
+
+
+@pytest.fixture
+def client(app_env, sqs):
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app, stage_name="local", project_dir=str(ROOT)) as test_client:
+        yield test_client
