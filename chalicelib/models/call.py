@@ -78,7 +78,8 @@ class CallEvent(Stored):
     call_id: str
     event_type: str
     source: Literal["twilio", "simulated", "internal", "api"]
-    timestamp: UtcDatetime
+    timestamp: UtcDatetime                    # when we received or did it (events sort by this)
+    occurred_at: UtcDatetime | None = None    # when the provider says it happened
     provider_call_sid: str | None = None
     from_status: CallStatus | None = None
     to_status: CallStatus | None = None

@@ -46,7 +46,7 @@ class CallProgressService:
 
         update = _settle_machine_answer(update, call)
         if not can_transition(call.status, update.status):
-            reason = ("duplicate" if update.status == call.status
+            reason = (f"already {call.status}" if update.status == call.status
                       else f"{call.status} -> {update.status} is not allowed")
             self._event_log.record(call_id, event_type, applied=False, reason=reason,
                                    to_status=update.status, **base)
@@ -59,8 +59,7 @@ class CallProgressService:
             self._event_log.record(call_id, event_type, applied=False, reason="status changed concurrently",
                                    to_status=update.status, **base)
             return self._require(call_id)
-        self._event_log.record(call_id, event_type, to_status=update.status,
-                               timestamp=update.timestamp or now, **base)
+        self._event_log.record(call_id, event_type, to_status=update.status, occurred_at=update.timestamp, **base)
         return updated
 
     def apply_twilio_status_by_sid(self, params: Mapping[str, str]) -> Call:

@@ -1,0 +1,199 @@
+"""Run the whole system locally: python -m scripts.devstack
+
+Starts, with no account and no internet:
+  - MongoDB: the embedded nx-27017 server, data kept in .local/mongo
+    (skipped when MONGODB_URI is set);
+  - SQS: moto in server mode, with the dial queue and its dead-letter queue
+    (skipped when AWS_ENDPOINT_URL_SQS is set or OUTDIAL_REAL_AWS=1);
+  - the carrier simulator (skipped when TELEPHONY_PROVIDER=twilio);
+  - the API under `chalice local`;
+  - the worker that feeds SQS messages and schedule ticks to the app's handlers.
+Ctrl-C stops everything it started.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from . import mongo
+
+ROOT = Path(__file__).resolve().parents[2]
+DEV_ACCOUNT_SID = "AC" + "0" * 32
+DEV_AUTH_TOKEN = "local-simulator-token"   # shared by the simulator and the app; not a secret
+DEV_CALLER_ID = "+14155550100"
+
+
+class Stack:
+    def __init__(self, data_dir: Path, *, quiet: bool):
+        self.data_dir = data_dir
+        self.logs = data_dir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.quiet = quiet
+        self.processes: list[tuple[str, subprocess.Popen]] = []
+
+    def spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
+        log = open(self.logs / f"{name}.log", "ab")
+        process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        self.processes.append((name, process))
+        return process
+
+    def adopt(self, name: str, process: subprocess.Popen) -> None:
+        self.processes.append((name, process))
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            print(message, flush=True)
+
+    def dead(self) -> str | None:
+        for name, process in self.processes:
+            if process.poll() is not None:
+                return name
+        return None
+
+    def stop(self) -> None:
+        """Stop in reverse order of start, so nothing loses a service it still uses."""
+        for _, process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+def create_queues(env: dict[str, str]) -> None:
+    import boto3
+
+    sqs = boto3.client("sqs", region_name=env["AWS_DEFAULT_REGION"], endpoint_url=env.get("AWS_ENDPOINT_URL_SQS"),
+                       aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
+                       aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"))
+    dlq = sqs.create_queue(QueueName=f"{env['DIAL_QUEUE_NAME']}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.create_queue(QueueName=env["DIAL_QUEUE_NAME"], Attributes={
+        "VisibilityTimeout": "60",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
+    })
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, "scripts/migrate.py", "up"], cwd=ROOT, env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def start(args) -> Stack:
+    data_dir = Path(args.data_dir).resolve()
+    stack = Stack(data_dir, quiet=args.quiet)
+    pick = (lambda default: mongo.free_port()) if args.ephemeral_ports else (lambda default: default)
+    api_port = args.port or pick(8000)
+
+    env = dict(os.environ)
+    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    env.setdefault("MONGODB_DB", "outdial")
+    env.setdefault("DIAL_QUEUE_NAME", "outdial-dial")
+    env.setdefault("DEFAULT_REGION", "US")
+    env["PUBLIC_BASE_URL"] = env.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{api_port}"
+    env["PYTHONUNBUFFERED"] = "1"
+
+    if not env.get("MONGODB_URI"):
+        port = pick(27117)
+        stack.adopt("mongo", mongo.start(data_dir / "mongo", port, log=open(stack.logs / "mongo.log", "ab")))
+        env["MONGODB_URI"] = f"mongodb://127.0.0.1:{port}"
+        stack.say(f"  MongoDB (embedded nx-27017)  {env['MONGODB_URI']}  data in {data_dir / 'mongo'}")
+
+    if not env.get("AWS_ENDPOINT_URL_SQS") and env.get("OUTDIAL_REAL_AWS") != "1":
+        port = pick(9324)
+        stack.spawn("sqs", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], env)
+        env.update({"AWS_ENDPOINT_URL_SQS": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "local",
+                    "AWS_SECRET_ACCESS_KEY": "local"})
+        wait_http(f"http://127.0.0.1:{port}/moto-api/")
+        stack.say(f"  SQS (moto server)            {env['AWS_ENDPOINT_URL_SQS']}")
+    create_queues(env)
+
+    if env.get("TELEPHONY_PROVIDER", "simulated") == "simulated":
+        port = pick(8021)
+        env.update({"TELEPHONY_PROVIDER": "simulated", "SIMULATOR_URL": f"http://127.0.0.1:{port}",
+                    "TWILIO_ACCOUNT_SID": DEV_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": DEV_AUTH_TOKEN})
+        env.setdefault("TWILIO_FROM_NUMBER", DEV_CALLER_ID)
+        stack.spawn("simulator", [sys.executable, "-m", "scripts.devstack.simulator", "--port", str(port),
+                                  "--time-scale", str(args.time_scale)], env)
+        wait_http(f"{env['SIMULATOR_URL']}/_sim/health")
+        stack.say(f"  carrier simulator            {env['SIMULATOR_URL']}  (calls: GET /_sim/calls)")
+
+    migrate(env)
+    chalice = str(Path(sys.executable).with_name("chalice"))
+    stack.spawn("api", [chalice, "local", "--host", "127.0.0.1", "--port", str(api_port), "--stage", "local",
+                        "--no-autoreload"], env)
+    stack.spawn("worker", [sys.executable, "-m", "scripts.devstack.worker", "--schedule-interval",
+                           str(args.schedule_interval)], env)
+    wait_http(f"http://127.0.0.1:{api_port}/health")
+    stack.api_url = f"http://127.0.0.1:{api_port}"
+    stack.say(f"  worker (SQS + schedules)     logs in {stack.logs}")
+    stack.say(f"\noutdial API: {stack.api_url}   (Ctrl-C stops everything)")
+    return stack
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=None, help="API port (default 8000)")
+    parser.add_argument("--data-dir", default=str(ROOT / ".local"), help="where data and logs are kept")
+    parser.add_argument("--time-scale", type=float, default=1.0,
+                        help="simulator speed: 0.1 makes calls ring and talk ten times faster")
+    parser.add_argument("--schedule-interval", type=float, default=60.0,
+                        help="seconds between schedule ticks (EventBridge: 60)")
+    parser.add_argument("--ephemeral-ports", action="store_true", help="pick free ports (tests)")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+
+    print("starting outdial locally...", flush=True)
+    stack = None
+    stopping = False
+
+    def on_signal(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        stack = start(args)
+        print(f"READY {stack.api_url}", flush=True)
+        while not stopping:
+            dead = stack.dead()
+            if dead:
+                print(f"{dead} exited unexpectedly; see {stack.logs / (dead + '.log')}", file=sys.stderr)
+                return 1
+            time.sleep(0.3)
+        return 0
+    except Exception as exc:
+        print(f"could not start: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if stack is not None:
+            stack.stop()
+        print("stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,101 @@
+"""The README's first command, driven over HTTP: the real processes (embedded
+MongoDB, moto's SQS server, the carrier simulator, `chalice local`, the
+worker) placing real calls through the simulated carrier."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MONGODB_URI", "AWS_ENDPOINT_URL_SQS", "TELEPHONY_PROVIDER", "PUBLIC_BASE_URL")}
+    if os.environ.get("MONGODB_URI"):
+        env["MONGODB_URI"] = os.environ["MONGODB_URI"]
+        env["MONGODB_DB"] = f"e2e_{os.getpid()}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scripts.devstack", "--ephemeral-ports", "--data-dir",
+         str(tmp_path_factory.mktemp("stack")), "--time-scale", "0.05", "--schedule-interval", "1"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    api = None
+    lines = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("READY "):
+            api = line.split()[1]
+            break
+    if api is None:
+        process.kill()
+        pytest.fail("local stack did not start:\n" + "".join(lines))
+    yield api, process
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+
+
+def wait_final(api: str, call_id: str, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        call = requests.get(f"{api}/calls/{call_id}", timeout=5).json()
+        if call["status"] in ("completed", "failed", "cancelled"):
+            return call
+        time.sleep(0.2)
+    pytest.fail(f"call {call_id} did not finish: {call}")
+
+
+@pytest.fixture(scope="module")
+def agent(stack):
+    api, _ = stack
+    response = requests.post(f"{api}/agents", json={"name": "Ava", "company": "Acme"}, timeout=5)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def place(api, agent, to):
+    response = requests.post(f"{api}/calls", json={"to": to, "agentId": agent["id"]}, timeout=5)
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def test_a_call_is_placed_answered_and_completed(stack, agent):
+    api, _ = stack
+    call = wait_final(api, place(api, agent, "(415) 555-2671")["id"])
+    assert (call["status"], call["outboundStatus"], call["answeredBy"]) == ("completed", "connected", "human")
+    assert call["duration"] > 0 and call["providerCallSid"].startswith("CA")
+    applied = [e["eventType"] for e in call["events"] if e["applied"]]
+    assert applied == ["created", "dialed", "ringing", "in-progress", "answered_instructions", "completed"]
+    assert all(e["source"] in ("api", "internal", "simulated") for e in call["events"])
+
+
+def test_a_busy_number_fails_as_busy(stack, agent):
+    api, _ = stack
+    call = wait_final(api, place(api, agent, "+1 415 555 0002")["id"])
+    assert (call["status"], call["outboundStatus"], call["failureReason"]) == ("failed", "busy", "busy")
+    assert [e["eventType"] for e in call["events"] if e["applied"]] == ["created", "dialed", "ringing", "busy"]
+
+
+def test_an_invalid_number_at_the_carrier_fails_without_callbacks(stack, agent):
+    api, _ = stack
+    call = wait_final(api, place(api, agent, "+1 415 555 0001")["id"])
+    assert (call["status"], call["failureReason"]) == ("failed", "invalid_number")
+
+
+def test_ctrl_c_stops_everything(stack):
+    api, process = stack
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{api}/health", timeout=2)
