@@ -111,11 +111,12 @@ class SimulatedProvider(TwilioProvider):
 
     name = "simulated"
 
-    def __init__(self, account_sid: str, auth_token: str, *, simulator_url: str):
-        super().__init__(account_sid, auth_token, http_client=_rebased_http_client(simulator_url))
+    def __init__(self, account_sid: str, auth_token: str, *, simulator_url: str,
+                 timeout: float = REQUEST_TIMEOUT_SECONDS):
+        super().__init__(account_sid, auth_token, http_client=_rebased_http_client(simulator_url, timeout))
 
 
-def _rebased_http_client(base_url: str):
+def _rebased_http_client(base_url: str, timeout: float):
     from twilio.http.http_client import TwilioHttpClient
 
     class RebasedHttpClient(TwilioHttpClient):
@@ -123,7 +124,7 @@ def _rebased_http_client(base_url: str):
             url = url.replace("https://api.twilio.com", base_url.rstrip("/"), 1)
             return super().request(method, url, *args, **kwargs)
 
-    return RebasedHttpClient(timeout=REQUEST_TIMEOUT_SECONDS)
+    return RebasedHttpClient(timeout=timeout)
 
 
 # ---------------------------------------------------------------- webhooks
