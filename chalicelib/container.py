@@ -50,7 +50,7 @@ class Container:
     # -- outside world
     @cached_property
     def dial_queue(self) -> DialQueue:
-        return DialQueue(queue_name=self.settings.dial_queue_name, queue_url=self.settings.dial_queue_url)
+        return DialQueue(queue_url=self.settings.dial_queue_url)
 
     def provider(self, name: str | None = None) -> TelephonyProvider:
         """The carrier named `name` (a call's stored provider), else the configured one."""

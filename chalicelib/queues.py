@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import threading
 
-# Deployed queue name: fixed at import because Chalice reads it when it
-# packages the app. Stages are kept apart by deploying them to separate
-# AWS accounts (or by overriding the name in the merge template).
+# The queue's name is fixed: Chalice reads it at import when it packages the
+# app, and the consumer cannot follow an environment variable. Stages are kept
+# apart by deploying them to separate AWS accounts. DIAL_QUEUE_URL (set by the
+# deployment template) saves a GetQueueUrl call per container.
 DIAL_QUEUE = "outdial-dial"
 
 
@@ -16,7 +17,7 @@ class QueueUnavailable(RuntimeError):
 
 
 class DialQueue:
-    def __init__(self, *, queue_name: str, queue_url: str | None = None):
+    def __init__(self, *, queue_name: str = DIAL_QUEUE, queue_url: str | None = None):
         self._queue_name = queue_name
         self._queue_url = queue_url
         self._client = None
@@ -27,8 +28,12 @@ class DialQueue:
             with self._lock:
                 if self._client is None:
                     import boto3
+                    from botocore.config import Config
 
-                    self._client = boto3.client("sqs")
+                    # Fail fast: an API request must answer well inside API
+                    # Gateway's 29 s, and a stored call is swept up anyway.
+                    self._client = boto3.client("sqs", config=Config(
+                        connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"}))
         return self._client
 
     def _url(self) -> str:

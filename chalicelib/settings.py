@@ -37,7 +37,6 @@ class Settings(BaseSettings):
     # Where the local carrier simulator listens (TELEPHONY_PROVIDER=simulated).
     simulator_url: str | None = None
 
-    dial_queue_name: str = "outdial-dial"
     dial_queue_url: str | None = None
     dial_lease_seconds: int = Field(60, ge=5)
 

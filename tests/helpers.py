@@ -41,7 +41,7 @@ class FakeProvider:
     def cancel_call(self, provider_call_sid: str) -> None:
         self.cancelled.append(provider_call_sid)
 
-    def find_calls(self, *, to: str, since: datetime) -> list[str]:
+    def find_calls(self, *, to: str, from_: str, since: datetime) -> list[str]:
         return list(self.calls_by_number.get(to, []))
 
 

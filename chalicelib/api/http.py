@@ -4,7 +4,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from datetime import datetime
+import re
+from datetime import datetime, timezone
 from typing import Any, Callable, TypeVar
 from urllib.parse import parse_qsl
 
@@ -24,7 +25,7 @@ DEFAULT_PAGE_SIZE = 25
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(body=json.dumps(body, default=str), status_code=status,
+    return Response(body=json.dumps(body, default=str, allow_nan=False), status_code=status,
                     headers={"Content-Type": "application/json", **(headers or {})})
 
 
@@ -57,11 +58,14 @@ def api_errors(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def parse_body(request, model: type[M]) -> M:
-    raw = request.raw_body
+    try:
+        raw = request.raw_body
+    except UnicodeError:
+        raise BadRequest("the request body is not valid UTF-8") from None
     if not raw:
         raise BadRequest("a JSON request body is required")
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise BadRequest("the request body is not valid JSON") from None
     if not isinstance(data, dict):
@@ -74,6 +78,10 @@ def parse_body(request, model: type[M]) -> M:
         raise ValidationFailed(_message(first), field=field) from None
 
 
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
 def _message(error: dict) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown field"
@@ -82,11 +90,29 @@ def _message(error: dict) -> str:
     return error["msg"].removeprefix("Value error, ")
 
 
-def parse_form(request) -> dict[str, str]:
-    """A form-encoded webhook body as a flat dict. Blank values are kept:
-    they are part of what the carrier signed."""
+class FormParams(dict):
+    """A form body: reads as a dict of each key's last value, while `getall`
+    gives every value of a repeated key (as the signature check needs)."""
+
+    def __init__(self, pairs: list[tuple[str, str]]):
+        super().__init__(pairs)
+        self._all: dict[str, list[str]] = {}
+        for key, value in pairs:
+            self._all.setdefault(key, []).append(value)
+
+    def getall(self, key: str) -> list[str]:
+        return self._all[key]
+
+    def payload(self) -> dict:
+        """For storage: repeated keys keep all their values."""
+        return {key: values if len(values) > 1 else values[0] for key, values in self._all.items()}
+
+
+def parse_form(request) -> FormParams:
+    """A form-encoded webhook body. Blank values are kept: they are part of
+    what the carrier signed."""
     body = (request.raw_body or b"").decode("utf-8", errors="replace")
-    return dict(parse_qsl(body, keep_blank_values=True))
+    return FormParams(parse_qsl(body, keep_blank_values=True))
 
 
 def query(request) -> dict[str, str]:
@@ -97,7 +123,7 @@ def page_params(params: dict[str, str]) -> tuple[int, str | None]:
     raw = params.get("limit")
     limit = DEFAULT_PAGE_SIZE
     if raw is not None:
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+        if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
             raise ValidationFailed(f"must be an integer from 1 to {MAX_PAGE_SIZE}", field="limit")
         limit = int(raw)
     return limit, params.get("cursor") or None
@@ -113,6 +139,12 @@ def query_datetime(params: dict[str, str], name: str) -> datetime | None:
         raise ValidationFailed("must be an ISO-8601 date-time", field=name) from None
     if value.tzinfo is None:
         raise ValidationFailed("must include a UTC offset or 'Z'", field=name)
+    try:
+        value = value.astimezone(timezone.utc)
+    except OverflowError:
+        value = None
+    if value is None or not 1970 <= value.year <= 9999:
+        raise ValidationFailed("must be between 1970 and 9999", field=name)
     return value
 
 

@@ -8,13 +8,13 @@ from chalice import Blueprint, Response
 from ..container import get_container
 from ..errors import InvalidSignature
 from ..providers.twilio import signature_is_valid
-from .http import api_errors, json_response, parse_form
+from .http import FormParams, api_errors, json_response, parse_form
 
 bp = Blueprint(__name__)
 FORM = ["application/x-www-form-urlencoded"]
 
 
-def _verified_twilio_form(path: str) -> dict[str, str]:
+def _verified_twilio_form(path: str) -> FormParams:
     request = bp.current_request
     params = parse_form(request)
     settings = get_container().settings
@@ -28,7 +28,7 @@ def _verified_twilio_form(path: str) -> dict[str, str]:
 @api_errors
 def twilio_status(call_id):
     params = _verified_twilio_form(f"webhooks/twilio/status/{call_id}")
-    call = get_container().call_progress.apply_twilio_status(call_id, params)
+    call = get_container().call_progress.apply_twilio_status(call_id, params, raw=params.payload())
     return json_response({"callId": call.id, "status": call.status})
 
 
@@ -38,7 +38,7 @@ def twilio_status_by_sid():
     """For status callbacks configured outside our dialer (e.g. on a number
     in the Twilio console): the call is found by its CallSid."""
     params = _verified_twilio_form("webhooks/twilio/status")
-    call = get_container().call_progress.apply_twilio_status_by_sid(params)
+    call = get_container().call_progress.apply_twilio_status_by_sid(params, raw=params.payload())
     return json_response({"callId": call.id, "status": call.status})
 
 

@@ -36,6 +36,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("contactId", ASC), ("createdAt", DESC)], name="calls_contactId_createdAt", sparse=True),
         IndexModel([("direction", ASC), ("createdAt", DESC)], name="calls_direction_createdAt"),
         IndexModel([("createdAt", DESC), ("_id", DESC)], name="calls_createdAt_id"),
+        IndexModel([("status", ASC), ("enqueuedAt", ASC)], name="calls_status_enqueuedAt"),
     ],
     "call_events": [
         IndexModel([("callId", ASC), ("timestamp", ASC)], name="call_events_callId_timestamp"),

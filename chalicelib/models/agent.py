@@ -39,11 +39,13 @@ class Agent(Document):
 
 
 class AgentConfigInput(InputModel):
-    outbound_greeting: str | None = Field(None, min_length=1, max_length=2000)
-    outbound_no_response_prompt: str | None = Field(None, min_length=1, max_length=2000)
-    outbound_goodbye_message: str | None = Field(None, min_length=1, max_length=2000)
-    voicemail_message: str | None = Field(None, min_length=1, max_length=2000)
-    max_call_duration: int | None = Field(None, ge=60, le=3600)
+    # Omitted means "keep" (or the default); null is refused where the agent
+    # cannot work without a value, and means "clear" where it can.
+    outbound_greeting: str = Field(None, min_length=1, max_length=2000)
+    outbound_no_response_prompt: str = Field(None, min_length=1, max_length=2000)
+    outbound_goodbye_message: str = Field(None, min_length=1, max_length=2000)
+    voicemail_message: str = Field(None, min_length=1, max_length=2000)
+    max_call_duration: int = Field(None, ge=60, le=3600, strict=True)
     callback_number: str | None = None
 
 
@@ -61,7 +63,7 @@ class AgentCreate(InputModel):
 
 
 class AgentUpdate(InputModel):
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: str = Field(None, min_length=1, max_length=200)
     company: str | None = Field(None, max_length=200)
     from_number: str | None = None
     elevenlabs: ElevenLabsInput | None = None

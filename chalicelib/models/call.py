@@ -6,10 +6,12 @@ from typing import Any, Literal
 from pydantic import Field, computed_field
 
 from .base import Document, InputModel, Stored, UtcDatetime
+from .free_form import FreeForm
 from .call_status import CANCELLABLE, CallStatus, FailureReason, OutboundStatus
 
 MAX_RETRIES = 3
-NEVER_RETRIED = frozenset({FailureReason.INVALID_NUMBER, FailureReason.CANCELLED})
+NEVER_RETRIED = frozenset({FailureReason.INVALID_NUMBER, FailureReason.CANCELLED,
+                           FailureReason.CONFIGURATION_ERROR})
 
 
 class Call(Document):
@@ -41,8 +43,9 @@ class Call(Document):
     dial_attempts: int = 0
     dial_lease_until: UtcDatetime | None = None
     dial_claimed_at: UtcDatetime | None = None
+    enqueued_at: UtcDatetime | None = None   # last time a dial message was sent
 
-    _private_fields = frozenset({"dial_lease_until", "dial_claimed_at"})
+    _private_fields = frozenset({"dial_lease_until", "dial_claimed_at", "enqueued_at"})
 
     @computed_field
     @property
@@ -67,7 +70,7 @@ class Call(Document):
 class CallCreate(InputModel):
     to: str = Field(min_length=1, max_length=64)
     agent_id: str = Field(min_length=1, max_length=64)
-    metadata: dict[str, Any] | None = None
+    metadata: FreeForm | None = None
 
 
 class CallEvent(Stored):

@@ -36,6 +36,9 @@ class FailureReason(StrEnum):
     RATE_LIMITED = "rate_limited"
     API_UNAVAILABLE = "api_unavailable"
     CANCELLED = "cancelled"
+    # Ours: the call cannot be placed as configured (missing agent, caller ID
+    # the carrier refuses, ...). A person must fix something; never retried.
+    CONFIGURATION_ERROR = "configuration_error"
 
 
 S = CallStatus

@@ -34,6 +34,12 @@ class ProviderError(Exception):
         self.code = code
 
 
+class ProviderRejected(ProviderError):
+    """The carrier refused the request as configured (e.g. an unverified caller ID)."""
+
+    reason = FailureReason.CONFIGURATION_ERROR
+
+
 class InvalidNumber(ProviderError):
     reason = FailureReason.INVALID_NUMBER
 
@@ -56,7 +62,7 @@ class OutcomeUnknown(ProviderError):
 
 
 class CannotCancel(ProviderError):
-    """The call is past the point where it can be cancelled (already answered or ended)."""
+    """The call has already ended at the carrier."""
 
 
 class TelephonyProvider(Protocol):
@@ -64,8 +70,10 @@ class TelephonyProvider(Protocol):
 
     def place_call(self, request: DialRequest) -> DialResult: ...
 
-    def cancel_call(self, provider_call_sid: str) -> None: ...
+    def cancel_call(self, provider_call_sid: str) -> None:
+        """End the call now: cancel it if it has not been answered, else hang up."""
+        ...
 
-    def find_calls(self, *, to: str, since: datetime) -> list[str]:
-        """Provider call SIDs of calls to `to` created at or after `since`."""
+    def find_calls(self, *, to: str, from_: str, since: datetime) -> list[str]:
+        """Provider call SIDs of calls from `from_` to `to` created at or after `since`, oldest first."""
         ...

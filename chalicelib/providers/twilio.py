@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from ..models.call_status import CallStatus, FailureReason, OutboundStatus
 from .base import (CannotCancel, DialRequest, DialResult, InvalidNumber, OutcomeUnknown, ProviderError,
-                   ProviderUnavailable, RateLimited)
+                   ProviderRejected, ProviderUnavailable, RateLimited)
 
 STATUS_CALLBACK_EVENTS = ["initiated", "ringing", "answered", "completed"]
 # Twilio error codes meaning "this number cannot be called", never worth a retry.
@@ -55,13 +55,18 @@ class TwilioProvider:
         return DialResult(provider_call_sid=call.sid)
 
     def cancel_call(self, provider_call_sid: str) -> None:
-        self._call_api(lambda sdk: sdk.calls(provider_call_sid).update(status="canceled"))
+        call = self._call_api(lambda sdk: sdk.calls(provider_call_sid).update(status="canceled"))
+        if call.status == "in-progress":
+            # Answered in the meantime: Twilio ignores `canceled` on a live
+            # call, so hang up rather than leave the person on the line.
+            self._call_api(lambda sdk: sdk.calls(provider_call_sid).update(status="completed"))
 
-    def find_calls(self, *, to: str, since: datetime) -> list[str]:
+    def find_calls(self, *, to: str, from_: str, since: datetime) -> list[str]:
         # StartTime is empty until a call is answered, so filter on creation.
-        calls = self._call_api(lambda sdk: sdk.calls.list(to=to, limit=50))
+        calls = self._call_api(lambda sdk: sdk.calls.list(to=to, from_=from_, limit=50))
         floor = since - timedelta(minutes=1)
-        return [c.sid for c in calls if c.date_created is None or c.date_created >= floor]
+        recent = [c for c in calls if c.date_created is None or c.date_created >= floor]
+        return [c.sid for c in reversed(recent)]   # Twilio lists newest first
 
     def _call_api(self, operation):
         from requests import exceptions as http
@@ -102,7 +107,7 @@ def _classify(exc) -> ProviderError:
         return RateLimited(message, code=code)
     if status >= 500 or status in (401, 403):
         return ProviderUnavailable(message, code=code)
-    return ProviderError(message, code=code)
+    return ProviderRejected(message, code=code)
 
 
 class SimulatedProvider(TwilioProvider):
@@ -134,7 +139,7 @@ def signature_is_valid(auth_token: str, url: str, params: Mapping[str, str], sig
 
     if not signature:
         return False
-    return RequestValidator(auth_token).validate(url, dict(params), signature)
+    return RequestValidator(auth_token).validate(url, params, signature)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 
 from pymongo.collection import Collection
@@ -38,15 +38,23 @@ def encode_cursor(created_at: datetime, doc_id: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+MAX_CURSOR_LENGTH = 256
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise InvalidCursor("malformed cursor")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
         created_at = datetime.fromisoformat(data["t"])
-        if created_at.tzinfo is None or not isinstance(data["id"], str):
+        if created_at.tzinfo is None:
+            raise ValueError
+        created_at = created_at.astimezone(timezone.utc)
+        if not isinstance(data["id"], str) or not 1970 <= created_at.year <= 9999:
             raise ValueError
         return created_at, data["id"]
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError, OverflowError):
         raise InvalidCursor("malformed cursor") from None
 
 

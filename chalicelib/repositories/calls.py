@@ -90,12 +90,17 @@ class CallRepository:
 
     def record_dialed(self, call_id: str, *, provider: str, provider_call_sid: str,
                       now: datetime) -> Call | None:
-        doc = self._calls.find_one_and_update(
-            {"_id": call_id, "providerCallSid": {"$exists": False}},
-            {"$set": {"provider": provider, "providerCallSid": provider_call_sid,
-                      "initiatedAt": now, "dialLeaseUntil": now, "updatedAt": now}},
-            return_document=True,
-        )
+        """Store the carrier's call id. None when this call already has one,
+        or the id belongs to another call (the unique index refuses it)."""
+        try:
+            doc = self._calls.find_one_and_update(
+                {"_id": call_id, "providerCallSid": {"$exists": False}},
+                {"$set": {"provider": provider, "providerCallSid": provider_call_sid,
+                          "initiatedAt": now, "dialLeaseUntil": now, "updatedAt": now}},
+                return_document=True,
+            )
+        except DuplicateKeyError:
+            return None
         return Call.from_mongo(doc) if doc else None
 
     def transition(self, call_id: str, *, to: CallStatus, allowed_from: Iterable[CallStatus],
@@ -109,16 +114,20 @@ class CallRepository:
         )
         return Call.from_mongo(doc) if doc else None
 
-    def find_undialed(self, *, now: datetime, created_before: datetime, limit: int) -> list[str]:
-        """Calls that should have been dialed by now: never claimed or claim
-        expired, still no provider call. Served by {direction, status, createdAt}."""
-        query = and_(
-            {"direction": "outbound", "status": CallStatus.INITIATED.value,
-             "createdAt": {"$lt": created_before}},
-            {"providerCallSid": {"$exists": False}},
-            {"dialLeaseUntil": {"$lt": now}},
-        )
-        return [d["_id"] for d in self._calls.find(query, {"_id": 1}).limit(limit)]
+    def find_undialed(self, *, now: datetime, enqueued_before: datetime, limit: int) -> list[str]:
+        """Calls that should have been dialed by now, longest-waiting first:
+        no carrier call, no live claim, and not (re)enqueued recently."""
+        query = {"status": CallStatus.INITIATED.value, "enqueuedAt": {"$lt": enqueued_before},
+                 "providerCallSid": {"$exists": False}, "dialLeaseUntil": {"$lt": now}}
+        return [d["_id"] for d in self._calls.find(query, {"_id": 1}).sort("enqueuedAt", 1).limit(limit)]
+
+    def mark_enqueued(self, call_id: str, *, at: datetime, if_before: datetime | None = None) -> bool:
+        """Record when the call was put on the dial queue. With `if_before`,
+        only if it was not enqueued since then (one sweep re-sends it, not two)."""
+        query: dict[str, Any] = {"_id": call_id}
+        if if_before is not None:
+            query["enqueuedAt"] = {"$lt": if_before}
+        return self._calls.update_one(query, {"$set": {"enqueuedAt": at}}).modified_count == 1
 
     def set_fields_while(self, call_id: str, statuses: Iterable[CallStatus], fields: dict[str, Any], *,
                          now: datetime) -> Call | None:

@@ -27,11 +27,13 @@ class CallProgressService:
         self._event_log = EventLog(events)
         self._agents = agents
 
-    def apply_twilio_status(self, call_id: str, params: Mapping[str, str]) -> Call:
+    def apply_twilio_status(self, call_id: str, params: Mapping[str, str], *, raw: dict | None = None) -> Call:
+        """Apply a status callback. `params` holds each field's value, `raw`
+        the payload as received (repeated fields keep all their values)."""
         call = self._require(call_id)
         source = call.provider if call.provider in ("twilio", "simulated") else "twilio"
         sid = params.get("CallSid") or None
-        base = {"source": source, "provider_call_sid": sid, "data": dict(params), "from_status": call.status}
+        base = {"source": source, "provider_call_sid": sid, "data": raw or dict(params), "from_status": call.status}
         event_type = params.get("CallStatus") or "unknown"
 
         if call.provider_call_sid and sid and sid != call.provider_call_sid:
@@ -62,11 +64,11 @@ class CallProgressService:
         self._event_log.record(call_id, event_type, to_status=update.status, occurred_at=update.timestamp, **base)
         return updated
 
-    def apply_twilio_status_by_sid(self, params: Mapping[str, str]) -> Call:
+    def apply_twilio_status_by_sid(self, params: Mapping[str, str], *, raw: dict | None = None) -> Call:
         call = self._calls.find_by_provider_sid(params.get("CallSid") or "")
         if call is None:
             raise NotFound("no call with this CallSid", field="CallSid")
-        return self.apply_twilio_status(call.id, params)
+        return self.apply_twilio_status(call.id, params, raw=raw)
 
     def answer(self, call_id: str, params: Mapping[str, str]) -> str:
         """The TwiML the carrier runs once the call is answered."""

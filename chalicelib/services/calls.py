@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 from .. import clock
 from ..clock import EPOCH
-from ..errors import Conflict, NotFound, ValidationFailed
+from ..errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from ..ids import new_id
 from ..models.call import Call, CallCreate, CallEvent
 from ..models.call_status import CANCELLABLE, CallStatus, FailureReason
 from ..phone import to_e164
-from ..providers.base import CannotCancel, ProviderError, TelephonyProvider
+from ..providers.base import CannotCancel, ProviderError
 from ..queues import DialQueue, QueueUnavailable
 from ..repositories.agents import AgentRepository
 from ..repositories.base import Page
@@ -71,10 +71,13 @@ class CallService:
 
         now = clock.now()
         call = Call(id=call_id, created_at=now, updated_at=now, to=to, agent_id=agent.id,
-                    metadata=data.metadata or {}, dial_lease_until=EPOCH, **{"from": from_number})
+                    metadata=data.metadata or {}, dial_lease_until=EPOCH, enqueued_at=now,
+                    **{"from": from_number})
         if not self._calls.insert(call):
             return CreatedCall(self._calls.get(call_id), replayed=True)
-        self._event_log.record(call.id, "created", source="api", to_status=CallStatus.INITIATED)
+        # From here on the call exists and will be dialed: nothing below may
+        # turn the response into an error a client would retry.
+        self._record_quietly(call.id, "created", source="api", to_status=CallStatus.INITIATED)
         self._enqueue(call.id)
         return CreatedCall(call, replayed=False)
 
@@ -85,7 +88,17 @@ class CallService:
             # The call is stored; the undialed-calls sweep enqueues it within
             # a couple of minutes, so the request still succeeds.
             log.warning("enqueue deferred to the sweep: %s", exc)
-            self._event_log.record(call_id, "enqueue_deferred", reason=str(exc)[:500])
+            try:
+                self._calls.mark_enqueued(call_id, at=EPOCH)
+            except Exception:
+                log.exception("could not flag call %s for the sweep", call_id)
+            self._record_quietly(call_id, "enqueue_deferred", reason=str(exc)[:500])
+
+    def _record_quietly(self, call_id: str, event_type: str, **fields) -> None:
+        try:
+            self._event_log.record(call_id, event_type, **fields)
+        except Exception:
+            log.exception("could not record %s event for call %s", event_type, call_id)
 
     def get(self, call_id: str) -> tuple[Call, list[CallEvent]]:
         call = self._calls.get(call_id)
@@ -97,29 +110,39 @@ class CallService:
         return self._calls.list(filters, limit=limit, cursor=cursor)
 
     def cancel(self, call_id: str) -> Call:
+        """Cancel a call that has not been answered. Cancelling twice is fine."""
         call = self._calls.get(call_id)
         if call is None:
             raise NotFound(f"no call {call_id}", field="callId")
+        if call.status == CallStatus.CANCELLED:
+            return call
         if call.status not in CANCELLABLE:
             raise Conflict(f"a call that is {call.status} cannot be cancelled", field="status")
         if call.provider_call_sid:
-            provider = self._provider_factory(call.provider)
-            try:
-                provider.cancel_call(call.provider_call_sid)
-            except CannotCancel:
-                raise Conflict("the call was answered before it could be cancelled", field="status") from None
-            except ProviderError as exc:
-                raise Conflict(f"the carrier could not cancel the call: {exc}", field="status") from None
+            self._end_at_carrier(call.provider, call.provider_call_sid)
         now = clock.now()
         cancelled = self._calls.transition(
             call_id, to=CallStatus.CANCELLED, allowed_from=CANCELLABLE,
             fields={"failureReason": FailureReason.CANCELLED.value, "endedAt": now}, now=now)
         if cancelled is None:
             current = self._calls.get(call_id)
+            if current.status == CallStatus.CANCELLED:   # the carrier's callback got there first
+                return current
             raise Conflict(f"a call that is {current.status} cannot be cancelled", field="status")
+        if cancelled.provider_call_sid and not call.provider_call_sid:
+            # The dialer stored a carrier call between our read and our update.
+            self._end_at_carrier(cancelled.provider, cancelled.provider_call_sid)
         self._event_log.record(call_id, "cancelled", source="api", from_status=call.status,
-                               to_status=CallStatus.CANCELLED, provider_call_sid=call.provider_call_sid)
+                               to_status=CallStatus.CANCELLED, provider_call_sid=cancelled.provider_call_sid)
         return cancelled
+
+    def _end_at_carrier(self, provider_name: str | None, provider_call_sid: str) -> None:
+        try:
+            self._provider_factory(provider_name).cancel_call(provider_call_sid)
+        except CannotCancel:
+            raise Conflict("the call has already ended at the carrier", field="status") from None
+        except ProviderError as exc:
+            raise ServiceUnavailable(f"the carrier could not be reached to cancel the call: {exc}") from None
 
 
 def _fingerprint(body: dict) -> str:

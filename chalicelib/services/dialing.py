@@ -8,8 +8,9 @@ from enum import StrEnum
 from typing import Callable, Iterable
 
 from .. import clock
+from ..clock import EPOCH
 from ..models.call_status import CallStatus
-from ..providers.base import DialRequest, OutcomeUnknown, ProviderError, TelephonyProvider
+from ..providers.base import DialRequest, OutcomeUnknown, ProviderError, ProviderRejected, TelephonyProvider
 from ..queues import DialQueue, QueueUnavailable, parse_dial_message
 from ..repositories.agents import AgentRepository
 from ..repositories.call_events import CallEventRepository
@@ -64,17 +65,13 @@ class DialService:
         if call is None:
             return DialOutcome.SKIPPED
 
-        if call.dial_attempts > 1:
-            # An earlier claim expired without recording a carrier call; that
-            # worker may have placed it before dying. Ask before dialing again.
-            placed = self._provider.find_calls(to=call.to, since=call.dial_claimed_at)
-            if placed:
-                self._record_dialed(call_id, placed[0], event_type="dial_reconciled")
-                return DialOutcome.ADOPTED
+        if call.dial_attempts > 1 and self._adopt_earlier_attempt(call):
+            return DialOutcome.ADOPTED
 
         agent = self._agents.get(call.agent_id)
         if agent is None:
-            raise LookupError(f"call {call_id} refers to missing agent {call.agent_id}")
+            self._fail(call_id, ProviderRejected(f"agent {call.agent_id} does not exist"))
+            return DialOutcome.FAILED
         request = DialRequest(
             call_id=call.id,
             to=call.to,
@@ -92,20 +89,36 @@ class DialService:
         except ProviderError as exc:
             self._fail(call_id, exc)
             return DialOutcome.FAILED
-        self._record_dialed(call_id, result.provider_call_sid, event_type="dialed")
+        if not self._record_dialed(call_id, result.provider_call_sid, event_type="dialed"):
+            # Cannot happen while the claim holds; if it does, say so loudly.
+            log.error("call %s: carrier call %s placed but not recorded", call_id, result.provider_call_sid)
         return DialOutcome.DIALED
 
-    def _record_dialed(self, call_id: str, provider_call_sid: str, *, event_type: str) -> None:
+    def _adopt_earlier_attempt(self, call) -> bool:
+        """An earlier claim expired without recording a carrier call; that
+        worker may have placed it before dying. Adopt such a call (one from the
+        same caller ID to the same number since the first claim, not owned by
+        another of our calls) instead of dialing the person again."""
+        for sid in self._provider.find_calls(to=call.to, from_=call.from_, since=call.dial_claimed_at):
+            if self._calls.find_by_provider_sid(sid) is None and self._record_dialed(
+                    call.id, sid, event_type="dial_reconciled"):
+                return True
+        return False
+
+    def _record_dialed(self, call_id: str, provider_call_sid: str, *, event_type: str) -> bool:
         call = self._calls.record_dialed(call_id, provider=self._provider.name,
                                          provider_call_sid=provider_call_sid, now=clock.now())
+        if call is None:
+            return False
         self._event_log.record(call_id, event_type, provider_call_sid=provider_call_sid)
-        if call is not None and call.status == CallStatus.CANCELLED:
+        if call.status == CallStatus.CANCELLED:
             # Cancelled while we were dialing: hang up what we just placed.
             try:
                 self._provider.cancel_call(provider_call_sid)
                 self._event_log.record(call_id, "provider_cancelled", provider_call_sid=provider_call_sid)
             except ProviderError as exc:
                 self._event_log.record(call_id, "provider_cancel_failed", reason=str(exc)[:500])
+        return True
 
     def _fail(self, call_id: str, exc: ProviderError) -> None:
         now = clock.now()
@@ -118,17 +131,21 @@ class DialService:
         self._calls.release_claim(call_id, now=now)
 
     def enqueue_undialed(self, queue: DialQueue, *, limit: int = 500) -> int:
-        """Safety net run by the scheduler: re-enqueue calls whose dial message
-        was never sent or whose claim expired (a crashed worker). Claims are
-        atomic, so an extra message is harmless."""
+        """Safety net run by the scheduler: re-send the dial message of calls
+        whose message was never sent, was lost, or whose claim expired (a
+        crashed worker). Each call is re-sent at most once per grace period,
+        so a backed-up queue is not flooded; claims make extras harmless."""
         now = clock.now()
-        call_ids = self._calls.find_undialed(now=now, created_before=now - UNDIALED_GRACE, limit=limit)
+        cutoff = now - UNDIALED_GRACE
         sent = 0
-        for call_id in call_ids:
+        for call_id in self._calls.find_undialed(now=now, enqueued_before=cutoff, limit=limit):
+            if not self._calls.mark_enqueued(call_id, at=now, if_before=cutoff):
+                continue   # another sweep took it
             try:
                 queue.send(call_id)
                 sent += 1
             except QueueUnavailable as exc:
+                self._calls.mark_enqueued(call_id, at=EPOCH)
                 log.warning("sweep could not enqueue: %s", exc)
                 break
         return sent

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import requests
 
+from chalicelib.queues import DIAL_QUEUE
+
 from . import mongo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,9 +91,9 @@ def create_queues(env: dict[str, str]) -> None:
     sqs = boto3.client("sqs", region_name=env["AWS_DEFAULT_REGION"], endpoint_url=env.get("AWS_ENDPOINT_URL_SQS"),
                        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
                        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"))
-    dlq = sqs.create_queue(QueueName=f"{env['DIAL_QUEUE_NAME']}-dlq")["QueueUrl"]
+    dlq = sqs.create_queue(QueueName=f"{DIAL_QUEUE}-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sqs.create_queue(QueueName=env["DIAL_QUEUE_NAME"], Attributes={
+    sqs.create_queue(QueueName=DIAL_QUEUE, Attributes={
         "VisibilityTimeout": "60",
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
     })
@@ -102,16 +104,14 @@ def migrate(env: dict[str, str]) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def start(args) -> Stack:
-    data_dir = Path(args.data_dir).resolve()
-    stack = Stack(data_dir, quiet=args.quiet)
+def start(args, stack: Stack) -> None:
+    data_dir = stack.data_dir
     pick = (lambda default: mongo.free_port()) if args.ephemeral_ports else (lambda default: default)
     api_port = args.port or pick(8000)
 
     env = dict(os.environ)
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     env.setdefault("MONGODB_DB", "outdial")
-    env.setdefault("DIAL_QUEUE_NAME", "outdial-dial")
     env.setdefault("DEFAULT_REGION", "US")
     env["PUBLIC_BASE_URL"] = env.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{api_port}"
     env["PYTHONUNBUFFERED"] = "1"
@@ -151,7 +151,6 @@ def start(args) -> Stack:
     stack.api_url = f"http://127.0.0.1:{api_port}"
     stack.say(f"  worker (SQS + schedules)     logs in {stack.logs}")
     stack.say(f"\noutdial API: {stack.api_url}   (Ctrl-C stops everything)")
-    return stack
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     print("starting outdial locally...", flush=True)
-    stack = None
+    stack = Stack(Path(args.data_dir).resolve(), quiet=args.quiet)
     stopping = False
 
     def on_signal(*_):
@@ -177,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        stack = start(args)
+        start(args, stack)
         print(f"READY {stack.api_url}", flush=True)
         while not stopping:
             dead = stack.dead()
@@ -190,8 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"could not start: {exc}", file=sys.stderr)
         return 1
     finally:
-        if stack is not None:
-            stack.stop()
+        stack.stop()
         print("stopped.", flush=True)
 
 

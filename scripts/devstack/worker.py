@@ -102,9 +102,12 @@ class Worker:
                 log.exception("%s raised; the batch will be redelivered", name)
                 continue
             done = [m for m in messages if m["MessageId"] not in failed]
-            for i in range(0, len(done), 10):
-                self._sqs.delete_message_batch(QueueUrl=url, Entries=[
-                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[i:i + 10])])
+            try:
+                for i in range(0, len(done), 10):
+                    self._sqs.delete_message_batch(QueueUrl=url, Entries=[
+                        {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[i:i + 10])])
+            except Exception:
+                log.exception("deleting processed messages from %s failed; they will be redelivered", name)
 
     def _fire_schedules(self) -> None:
         while not self._stop.wait(self._schedule_interval):

@@ -1,3 +1,7 @@
+import json
+
+import pytest
+
 from tests.helpers import body, post_json
 
 
@@ -46,11 +50,26 @@ def test_patch_changes_only_what_was_sent(client, agent):
     assert updated["updatedAt"] >= agent["updatedAt"]
 
 
-def test_patch_validates(client, agent):
+@pytest.mark.parametrize("patch, field", [
+    ({"config": {"maxCallDuration": 1}}, "config.maxCallDuration"),
+    ({"config": {"maxCallDuration": None}}, "config.maxCallDuration"),
+    ({"config": {"maxCallDuration": "600"}}, "config.maxCallDuration"),
+    ({"config": {"voicemailMessage": None}}, "config.voicemailMessage"),
+    ({"name": None}, "name"),
+])
+def test_patch_validates_and_leaves_the_agent_usable(client, agent, patch, field):
     response = client.http.patch(f"/agents/{agent['id']}", headers={"content-type": "application/json"},
-                                 body='{"config": {"maxCallDuration": 1}}')
+                                 body=json.dumps(patch))
     assert response.status_code == 422
-    assert body(client.http.get(f"/agents/{agent['id']}"))["config"]["maxCallDuration"] == 600
+    assert body(response)["error"]["field"] == field
+    assert body(client.http.get(f"/agents/{agent['id']}")) == agent
+
+
+def test_null_clears_optional_settings(client, agent):
+    response = client.http.patch(f"/agents/{agent['id']}", headers={"content-type": "application/json"},
+                                 body='{"company": null, "config": {"callbackNumber": null}}')
+    assert response.status_code == 200
+    assert "company" not in body(response) and "callbackNumber" not in body(response)["config"]
 
 
 def test_list_paginates_newest_first(client):

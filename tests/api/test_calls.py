@@ -43,6 +43,11 @@ def test_accepts_what_people_type(client, agent, to, region_result):
     ({"to": ""}, 422, "to"),
     ({"agentId": "agt_nobody"}, 422, "agentId"),
     ({"metadata": "x"}, 422, "metadata"),
+    ({"metadata": {"$where": 1}}, 422, "metadata"),
+    ({"metadata": {"a.b": 1}}, 422, "metadata"),
+    ({"metadata": {"n": 2**63}}, 422, "metadata"),
+    ({"metadata": {"deep": {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": 1}}}}}}}}}}, 422, "metadata"),
+    ({"metadata": {"big": "x" * 20000}}, 422, "metadata"),
     ({"extra": 1}, 422, "extra"),
 ])
 def test_bad_input_names_the_field_and_writes_nothing(client, agent, payload, status, field, db):
@@ -52,10 +57,13 @@ def test_bad_input_names_the_field_and_writes_nothing(client, agent, payload, st
     assert db.calls.count_documents({}) == 0
 
 
-@pytest.mark.parametrize("raw, code", [("{not json", "bad_request"), ("[1, 2]", "bad_request"), ("", "bad_request")])
-def test_malformed_bodies_are_400(client, raw, code):
+@pytest.mark.parametrize("raw, code", [("{not json", "bad_request"), ("[1, 2]", "bad_request"), ("", "bad_request"),
+                                       ('{"to": NaN}', "bad_request"), ("[" * 5000 + "]" * 5000, "bad_request"),
+                                       (r'{"to": "\ud800", "agentId": "x"}', "validation_error"),
+                                       ('{"to": "\ud800"}', "bad_request")])
+def test_malformed_bodies_are_4xx(client, raw, code):
     response = client.http.post("/calls", headers={"content-type": "application/json"}, body=raw)
-    assert response.status_code == 400
+    assert response.status_code in (400, 422)
     assert body(response)["error"]["code"] == code
 
 
@@ -118,7 +126,9 @@ def test_list_filters_and_paginates(client, agent):
 @pytest.mark.parametrize("query, field", [
     ("status=lost", "status"), ("direction=sideways", "direction"), ("limit=0", "limit"), ("limit=500", "limit"),
     ("cursor=%%%", "cursor"), ("createdFrom=yesterday", "createdFrom"), ("createdFrom=2026-01-01T00:00:00", "createdFrom"),
-    ("to=abc", "to"),
+    ("to=abc", "to"), ("limit=²", "limit"), ("createdFrom=0001-01-01T00:00:00%2B01:00", "createdFrom"),
+    ("createdTo=9999-12-31T23:59:59-01:00", "createdTo"), ("cursor=" + "W" * 300, "cursor"),
+    ("cursor=W1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tb", "cursor"),
 ])
 def test_list_rejects_bad_filters(client, query, field):
     response = client.http.get(f"/calls?{query}")
@@ -134,8 +144,8 @@ def test_cancel_before_dialing(client, agent, provider):
     assert (cancelled["status"], cancelled["failureReason"], cancelled["canCancel"]) == ("cancelled", "cancelled", False)
     assert provider.cancelled == []                      # nothing was dialed yet
 
-    again = client.http.post(f"/calls/{call['id']}/cancel")
-    assert again.status_code == 409
+    again = client.http.post(f"/calls/{call['id']}/cancel")       # cancelling twice is harmless
+    assert again.status_code == 200 and body(again)["status"] == "cancelled"
     # The dialer then finds nothing to do.
     assert get_container().dial_service.dial(call["id"]) == "skipped"
     assert provider.placed == []
@@ -159,8 +169,32 @@ def test_queue_outage_loses_nothing(client, agent, sqs, dial_queue_url, provider
     recreated = sqs.create_queue(QueueName="outdial-dial")["QueueUrl"]
     container = get_container()
     container.dial_queue._queue_url = None              # the queue came back under a new URL
-    assert container.dial_service.enqueue_undialed(container.dial_queue) == 0   # too fresh to sweep
-    with clock.use(clock.FrozenClock(clock.now())) as frozen:
-        frozen.advance(minutes=3)
-        assert container.dial_service.enqueue_undialed(container.dial_queue) == 1
+    assert container.dial_service.enqueue_undialed(container.dial_queue) == 1   # flagged: no grace period
+    assert container.dial_service.enqueue_undialed(container.dial_queue) == 0   # sent once, not every tick
     assert [json.loads(m["Body"])["callId"] for m in drain(sqs, recreated)] == [call["id"]]
+
+
+def test_cancel_racing_the_dialer_hangs_up_the_call_it_placed(client, agent, provider, monkeypatch):
+    call = create_call(client, agent)
+    container = get_container()
+    real_transition = container.calls.transition
+
+    def dial_first(*args, **kwargs):       # the worker stores its carrier call just before our update
+        container.dial_service.dial(call["id"])
+        return real_transition(*args, **kwargs)
+
+    monkeypatch.setattr(container.calls, "transition", dial_first)
+    response = client.http.post(f"/calls/{call['id']}/cancel")
+    assert response.status_code == 200 and body(response)["status"] == "cancelled"
+    assert provider.cancelled == [body(response)["providerCallSid"]]
+
+
+def test_cancel_when_the_carrier_is_down_is_503_and_changes_nothing(client, agent, provider):
+    from chalicelib.providers.base import ProviderUnavailable
+
+    call = create_call(client, agent)
+    get_container().dial_service.dial(call["id"])
+    provider.cancel_call = lambda sid: (_ for _ in ()).throw(ProviderUnavailable("down"))
+    response = client.http.post(f"/calls/{call['id']}/cancel")
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert body(client.http.get(f"/calls/{call['id']}"))["status"] == "initiated"

@@ -116,4 +116,28 @@ def test_the_sweep_schedule_re_enqueues_lost_calls(client, agent, provider, sqs,
     with clock.use(clock.FrozenClock(clock.now())) as frozen:
         frozen.advance(minutes=3)
         assert client.lambda_.invoke("sweep_undialed", event).payload == {"enqueued": 1}
+        assert client.lambda_.invoke("sweep_undialed", event).payload == {"enqueued": 0}   # not again so soon
     assert [json.loads(m["Body"])["callId"] for m in drain(sqs, dial_queue_url)] == [call["id"]]
+
+
+def test_reconciliation_never_adopts_another_calls_carrier_call(client, agent, provider):
+    first = create_call(client, agent)
+    invoke(client, message(first))                        # dialed: same number, same caller ID
+    second = create_call(client, agent)
+    now = clock.now()
+    get_container().calls.claim_for_dial(second["id"], now=now, lease_until=now)   # died before dialing
+    with clock.use(clock.FrozenClock(now)) as frozen:
+        frozen.advance(seconds=1)
+        invoke(client, message(second))
+    assert len(provider.placed) == 2
+    sids = {body(client.http.get(f"/calls/{c['id']}"))["providerCallSid"] for c in (first, second)}
+    assert len(sids) == 2
+
+
+def test_a_call_whose_agent_is_gone_fails_once(client, agent, provider, db):
+    call = create_call(client, agent)
+    db.agents.delete_one({"_id": agent["id"]})
+    assert invoke(client, message(call)) == {"batchItemFailures": []}
+    stored = body(client.http.get(f"/calls/{call['id']}"))
+    assert (stored["status"], stored["failureReason"], stored["canRetry"]) == ("failed", "configuration_error", False)
+    assert provider.placed == []

@@ -127,3 +127,25 @@ def test_twiml_is_signed_too(client, agent, provider):
     response = client.http.post(f"/twiml/{call['id']}", headers={"content-type": "application/x-www-form-urlencoded"},
                                 body="AnsweredBy=human")
     assert response.status_code == 403
+
+
+def test_repeated_form_fields_are_signed_and_kept(client, agent, provider):
+    from twilio.request_validator import RequestValidator
+    from urllib.parse import urlencode
+
+    from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL
+
+    call = dialed_call(client, agent)
+    path = f"webhooks/twilio/status/{call['id']}"
+    pairs = [("CallSid", call["providerCallSid"]), ("CallStatus", "ringing"), ("Tag", "a"), ("Tag", "b")]
+
+    class Multi(dict):
+        def getall(self, key):
+            return [v for k, v in pairs if k == key]
+
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(f"{PUBLIC_BASE_URL}/{path}", Multi(pairs))
+    response = client.http.post(f"/{path}", body=urlencode(pairs), headers={
+        "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature})
+    assert response.status_code == 200
+    stored = body(client.http.get(f"/calls/{call['id']}"))
+    assert stored["status"] == "ringing" and stored["events"][-1]["data"]["Tag"] == ["a", "b"]

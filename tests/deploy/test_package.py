@@ -191,11 +191,9 @@ def test_bundle_has_the_app_and_linux_builds_of_compiled_dependencies(package):
 
 def test_dial_queue_has_the_name_the_app_sends_to(resources):
     assert resources["DialQueue"]["Type"] == "AWS::SQS::Queue"
-    queue_name = resources["DialQueue"]["Properties"]["QueueName"]
-    assert queue_name == "outdial-dial"
-    for name in FUNCTIONS:
-        _, resource = function(resources, name)
-        assert resource["Properties"]["Environment"]["Variables"].get("DIAL_QUEUE_NAME", queue_name) == queue_name
+    from chalicelib.queues import DIAL_QUEUE
+
+    assert resources["DialQueue"]["Properties"]["QueueName"] == DIAL_QUEUE
 
 
 def test_dial_queue_redrives_to_its_dead_letter_queue_after_five_receives(resources):
@@ -315,3 +313,14 @@ def test_template_holds_no_literal_secret_values(template):
     for key in SECRET_KEYS:
         for value in strings(template["Globals"]["Function"]["Environment"]["Variables"][key]):
             assert value.startswith("{{resolve:secretsmanager:")
+
+
+def test_gateway_errors_use_the_api_error_shape(resources):
+    """Unknown routes and API Gateway's own rejections answer like the app does."""
+    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in resources.values()
+                 if r.get("Type") == "AWS::ApiGateway::GatewayResponse"}
+    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    for properties in responses.values():
+        assert properties["RestApiId"] == {"Ref": "RestAPI"}
+        body = properties["ResponseTemplates"]["application/json"]
+        assert body.startswith('{"error": {"code": ') and "$context.error.messageString" in body

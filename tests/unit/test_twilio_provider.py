@@ -2,6 +2,7 @@
 simulator (which speaks Twilio's REST dialect) and against dead endpoints."""
 import socket
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -50,11 +51,23 @@ def test_errors_are_classified(provider):
         provider.place_call(request("+14155550009"))
 
 
-def test_find_calls_by_number_since(provider):
+def test_find_calls_by_number_and_caller_id_since(provider):
     since = datetime.now(timezone.utc) - timedelta(seconds=1)
-    sid = provider.place_call(request("+14155552688")).provider_call_sid
-    assert provider.find_calls(to="+14155552688", since=since) == [sid]
-    assert provider.find_calls(to="+14155552689", since=since) == []
+    first = provider.place_call(request("+14155552688")).provider_call_sid
+    second = provider.place_call(request("+14155552688")).provider_call_sid
+    assert provider.find_calls(to="+14155552688", from_="+14155550100", since=since) == [first, second]
+    assert provider.find_calls(to="+14155552688", from_="+14155550111", since=since) == []
+    assert provider.find_calls(to="+14155552689", from_="+14155550100", since=since) == []
+
+
+def test_cancel_after_answer_hangs_up(provider, simulator):
+    sid = provider.place_call(request("+14155550006")).provider_call_sid
+    deadline = time.monotonic() + 10
+    while simulator.call(sid)["status"] != "in-progress" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    provider.cancel_call(sid)
+    simulator.wait_for_call(sid, timeout=10)
+    assert simulator.call(sid)["status"] == "completed"
 
 
 def test_cancel_while_ringing_and_too_late(provider, simulator):
