@@ -6,7 +6,7 @@ connections, boto3, the Twilio SDK) loads on first use.
 """
 from chalice import Chalice, Rate
 
-from chalicelib.api import agents, calls, health, webhooks
+from chalicelib.api import agents, calls, health, scheduled_calls, webhooks
 from chalicelib.api.http import uniform_errors
 from chalicelib.container import get_container
 from chalicelib.queues import DIAL_QUEUE
@@ -14,7 +14,7 @@ from chalicelib.services.dialing import QueueMessage
 
 app = Chalice(app_name="outdial")
 app.register_middleware(uniform_errors, "http")
-for blueprint in (health.bp, agents.bp, calls.bp, webhooks.bp):
+for blueprint in (health.bp, agents.bp, calls.bp, scheduled_calls.bp, webhooks.bp):
     app.register_blueprint(blueprint)
 
 
@@ -29,3 +29,8 @@ def dial_worker(event):
 def sweep_undialed(event):
     container = get_container()
     return {"enqueued": container.dial_service.enqueue_undialed(container.dial_queue)}
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="run_scheduler")
+def run_scheduler(event):
+    return get_container().scheduler.tick()

@@ -14,7 +14,12 @@ from .repositories.idempotency import IdempotencyRepository
 from .services.agents import AgentService
 from .services.call_progress import CallProgressService
 from .services.calls import CallService
+from .repositories.retries import RetryRepository
+from .repositories.schedules import ScheduleRepository
 from .services.dialing import DialService
+from .services.events import EventLog
+from .services.retries import RetryService
+from .services.scheduling import Dispatcher, Scheduler, ScheduleService
 from .settings import Settings, get_settings
 
 
@@ -46,6 +51,18 @@ class Container:
     @cached_property
     def idempotency(self) -> IdempotencyRepository:
         return IdempotencyRepository(self.db)
+
+    @cached_property
+    def schedules(self) -> ScheduleRepository:
+        return ScheduleRepository(self.db)
+
+    @cached_property
+    def retries(self) -> RetryRepository:
+        return RetryRepository(self.db)
+
+    @cached_property
+    def event_log(self) -> EventLog:
+        return EventLog(self.call_events)
 
     # -- outside world
     @cached_property
@@ -81,7 +98,8 @@ class Container:
     @cached_property
     def call_service(self) -> CallService:
         return CallService(calls=self.calls, events=self.call_events, agents=self.agents,
-                           idempotency=self.idempotency, queue=self.dial_queue, provider_factory=self.provider,
+                           idempotency=self.idempotency, schedules=self.schedules, dispatcher=self.dispatcher,
+                           retries=self.retry_service, provider_factory=self.provider,
                            default_region=self.settings.default_region,
                            default_from_number=self.settings.twilio_from_number)
 
@@ -89,11 +107,31 @@ class Container:
     def dial_service(self) -> DialService:
         return DialService(calls=self.calls, events=self.call_events, agents=self.agents,
                            provider=self.provider(), public_url=self.settings.public_url,
-                           lease_seconds=self.settings.dial_lease_seconds)
+                           lease_seconds=self.settings.dial_lease_seconds,
+                           on_call_ended=self.retry_service.after_call_ended)
 
     @cached_property
     def call_progress(self) -> CallProgressService:
-        return CallProgressService(calls=self.calls, events=self.call_events, agents=self.agents)
+        return CallProgressService(calls=self.calls, events=self.call_events, agents=self.agents,
+                                   on_call_ended=self.retry_service.after_call_ended)
+
+    @cached_property
+    def retry_service(self) -> RetryService:
+        return RetryService(calls=self.calls, retries=self.retries, agents=self.agents, event_log=self.event_log)
+
+    @cached_property
+    def dispatcher(self) -> Dispatcher:
+        return Dispatcher(calls=self.calls, agents=self.agents, event_log=self.event_log, queue=self.dial_queue)
+
+    @cached_property
+    def scheduler(self) -> Scheduler:
+        return Scheduler(schedules=self.schedules, retries=self.retries, calls=self.calls, event_log=self.event_log,
+                         retry_service=self.retry_service, dispatcher=self.dispatcher)
+
+    @cached_property
+    def schedule_service(self) -> ScheduleService:
+        return ScheduleService(schedules=self.schedules, calls=self.calls, event_log=self.event_log,
+                               cancel_call=self.call_service.cancel, dispatcher=self.dispatcher)
 
 
 _container: Container | None = None

@@ -65,3 +65,22 @@ def _choice(params: dict[str, str], name: str, allowed: set[str]) -> str | None:
     if value is not None and value not in allowed:
         raise ValidationFailed(f"must be one of {', '.join(sorted(allowed))}", field=name)
     return value
+
+
+@bp.route("/calls/{call_id}/retries", methods=["GET"])
+@api_errors
+def list_retries(call_id):
+    call, attempts = get_container().retry_service.history(call_id)
+    return json_response({"callId": call.id, "originalCallId": call.retry_of or call.id, "items": [
+        {**attempt.to_api(), "retryCall": retry_call.to_api() if retry_call else None}
+        for attempt, retry_call in attempts]})
+
+
+@bp.route("/calls/{call_id}/retry", methods=["POST"])
+@api_errors
+def retry_call(call_id):
+    container = get_container()
+    attempt = container.retry_service.retry_now(call_id)
+    # Due now: create and dispatch its call without waiting for the next scheduler run.
+    attempt = container.scheduler.run_retry_now(attempt.id) or attempt
+    return json_response(attempt.to_api(), status=202)

@@ -12,9 +12,9 @@ from datetime import datetime
 from pymongo.database import Database
 
 from .. import clock
-from . import m0001_initial
+from . import m0001_initial, m0002_scheduling
 
-MIGRATIONS = [m0001_initial]
+MIGRATIONS = [m0001_initial, m0002_scheduling]
 
 
 @dataclass(frozen=True)

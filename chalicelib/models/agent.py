@@ -4,6 +4,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from .base import CamelModel, Document, InputModel
+from .policy import BusinessHours, RetryPolicy
 
 DEFAULT_GREETING = "Hello! This is {agentName}. How can I help you today?"
 DEFAULT_NO_RESPONSE = "Hello? Are you there?"
@@ -36,6 +37,8 @@ class Agent(Document):
     from_number: str | None = None
     elevenlabs: ElevenLabsConfig = ElevenLabsConfig()
     config: AgentConfig = AgentConfig()
+    business_hours: BusinessHours | None = None
+    retry_policy: RetryPolicy | None = None
 
 
 class AgentConfigInput(InputModel):
@@ -60,6 +63,8 @@ class AgentCreate(InputModel):
     from_number: str | None = None
     elevenlabs: ElevenLabsInput | None = None
     config: AgentConfigInput | None = None
+    business_hours: BusinessHours | None = None
+    retry_policy: RetryPolicy | None = None
 
 
 class AgentUpdate(InputModel):
@@ -68,3 +73,6 @@ class AgentUpdate(InputModel):
     from_number: str | None = None
     elevenlabs: ElevenLabsInput | None = None
     config: AgentConfigInput | None = None
+    # null clears: the system defaults apply again
+    business_hours: BusinessHours | None = None
+    retry_policy: RetryPolicy | None = None

@@ -1,17 +1,16 @@
 """Calls (seed 000 CallLog merged with seed 002 Calls) and their events."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, computed_field
+from pydantic import Field, computed_field, field_validator
 
 from .base import Document, InputModel, Stored, UtcDatetime
-from .free_form import FreeForm
 from .call_status import CANCELLABLE, CallStatus, FailureReason, OutboundStatus
-
-MAX_RETRIES = 3
-NEVER_RETRIED = frozenset({FailureReason.INVALID_NUMBER, FailureReason.CANCELLED,
-                           FailureReason.CONFIGURATION_ERROR})
+from .free_form import FreeForm
+from .policy import NEVER_RETRIED, BusinessHours, RetryPolicy, check_timezone
+from .schedule import RecurringInput
 
 
 class Call(Document):
@@ -34,7 +33,10 @@ class Call(Document):
     price_currency: str | None = None
     recording_url: str | None = None
     retry_count: int = 0
-    retry_of: str | None = None
+    retry_of: str | None = None        # the first call of the chain
+    retry_policy: RetryPolicy | None = None
+    business_hours: BusinessHours | None = None
+    schedule_id: str | None = None
     campaign_id: str | None = None
     contact_id: str | None = None
     batch_id: str | None = None
@@ -44,8 +46,10 @@ class Call(Document):
     dial_lease_until: UtcDatetime | None = None
     dial_claimed_at: UtcDatetime | None = None
     enqueued_at: UtcDatetime | None = None   # last time a dial message was sent
+    # Waiting for the scheduler to send its dial message at `scheduledFor`.
+    dispatch_pending: bool = False
 
-    _private_fields = frozenset({"dial_lease_until", "dial_claimed_at", "enqueued_at"})
+    _private_fields = frozenset({"dial_lease_until", "dial_claimed_at", "enqueued_at", "dispatch_pending"})
 
     @computed_field
     @property
@@ -60,9 +64,10 @@ class Call(Document):
     @computed_field
     @property
     def can_retry(self) -> bool:
+        max_retries = self.retry_policy.max_retries if self.retry_policy else RetryPolicy().max_retries
         return (
             self.status == CallStatus.FAILED
-            and self.retry_count < MAX_RETRIES
+            and self.retry_count < max_retries
             and self.failure_reason not in NEVER_RETRIED
         )
 
@@ -71,6 +76,17 @@ class CallCreate(InputModel):
     to: str = Field(min_length=1, max_length=64)
     agent_id: str = Field(min_length=1, max_length=64)
     metadata: FreeForm | None = None
+    # When: an instant with an offset, or a local date-time with `timezone`.
+    scheduled_for: datetime | None = None
+    timezone: str | None = Field(None, max_length=64)
+    business_hours: BusinessHours | None = None
+    recurring: RecurringInput | None = None
+    retry_policy: RetryPolicy | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return check_timezone(value)
 
 
 class CallEvent(Stored):

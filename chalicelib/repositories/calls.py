@@ -9,7 +9,7 @@ from pymongo.errors import DuplicateKeyError
 
 from ..clock import EPOCH
 from ..models.call import Call
-from ..models.call_status import CallStatus
+from ..models.call_status import TERMINAL, CallStatus
 from .base import Page, and_, newest_first_page
 
 
@@ -74,7 +74,7 @@ class CallRepository:
                 "dialLeaseUntil": {"$lt": now},
             },
             {
-                "$set": {"dialLeaseUntil": lease_until, "updatedAt": now},
+                "$set": {"dialLeaseUntil": lease_until, "dispatchPending": False, "updatedAt": now},
                 "$min": {"dialClaimedAt": now},
                 "$inc": {"dialAttempts": 1},
             },
@@ -107,6 +107,8 @@ class CallRepository:
                    fields: dict[str, Any], now: datetime) -> Call | None:
         """Move to `to` only if the stored status is still one it may be
         entered from: the state machine's guard, applied atomically."""
+        if to in TERMINAL:
+            fields = {**fields, "dispatchPending": False}
         doc = self._calls.find_one_and_update(
             {"_id": call_id, "status": {"$in": [s.value for s in allowed_from]}},
             {"$set": {**fields, "status": to.value, "updatedAt": now}},
@@ -118,7 +120,7 @@ class CallRepository:
         """Calls that should have been dialed by now, longest-waiting first:
         no carrier call, no live claim, and not (re)enqueued recently."""
         query = {"status": CallStatus.INITIATED.value, "enqueuedAt": {"$lt": enqueued_before},
-                 "providerCallSid": {"$exists": False}, "dialLeaseUntil": {"$lt": now}}
+                 "dispatchPending": False, "providerCallSid": {"$exists": False}, "dialLeaseUntil": {"$lt": now}}
         return [d["_id"] for d in self._calls.find(query, {"_id": 1}).sort("enqueuedAt", 1).limit(limit)]
 
     def mark_enqueued(self, call_id: str, *, at: datetime, if_before: datetime | None = None) -> bool:
@@ -137,3 +139,36 @@ class CallRepository:
             {"_id": call_id, "status": {"$in": [s.value for s in statuses]}},
             {"$set": {**fields, "updatedAt": now}}, return_document=True)
         return Call.from_mongo(doc) if doc else None
+
+    # -- dispatch: calls waiting for their time (scheduled, retries, deferred by calling hours)
+
+    def claim_due_dispatch(self, *, horizon: datetime, now: datetime, call_id: str | None = None) -> Call | None:
+        """Take the earliest call waiting to be dispatched by `horizon` (or the
+        given one): clearing `dispatchPending` is the claim, so two overlapping
+        scheduler runs never both send it."""
+        query: dict[str, Any] = {"dispatchPending": True, "scheduledFor": {"$lte": horizon},
+                                 "status": CallStatus.INITIATED.value}
+        if call_id:
+            query["_id"] = call_id
+        doc = self._calls.find_one_and_update(
+            query, {"$set": {"dispatchPending": False, "enqueuedAt": now, "updatedAt": now}},
+            sort=[("scheduledFor", 1)], return_document=True)
+        return Call.from_mongo(doc) if doc else None
+
+    def defer(self, call_id: str, *, until: datetime, now: datetime, undo_claim: bool = False) -> Call | None:
+        """Put a not-yet-dialed call back to wait for `until`. With
+        `undo_claim`, the dialer's claim is returned as if never taken (no
+        carrier was asked, so there is nothing to reconcile later)."""
+        update: dict[str, Any] = {"$set": {"scheduledFor": until, "dispatchPending": True, "enqueuedAt": until,
+                                           "dialLeaseUntil": EPOCH, "updatedAt": now}}
+        if undo_claim:
+            update["$inc"] = {"dialAttempts": -1}
+        doc = self._calls.find_one_and_update(
+            {"_id": call_id, "status": CallStatus.INITIATED.value, "providerCallSid": {"$exists": False}},
+            update, return_document=True)
+        return Call.from_mongo(doc) if doc else None
+
+    def set_metadata(self, call_id: str, values: dict[str, Any], *, now: datetime) -> None:
+        self._calls.update_one({"_id": call_id},
+                               {"$set": {**{f"metadata.{k}": v for k, v in values.items()}, "updatedAt": now}})
+

@@ -24,10 +24,14 @@ class IdempotencyRepository:
                 now: datetime) -> IdempotencyRecord | None:
         """Claim `key` for a new resource. Returns None when the claim is new,
         else the record of whoever claimed it first."""
-        try:
-            self._keys.insert_one({"_id": key, "requestHash": request_hash,
-                                   "resourceId": resource_id, "createdAt": now})
-            return None
-        except DuplicateKeyError:
-            doc = self._keys.find_one({"_id": key})
-            return IdempotencyRecord(doc["_id"], doc["requestHash"], doc["resourceId"])
+        for _ in range(3):
+            try:
+                self._keys.insert_one({"_id": key, "requestHash": request_hash,
+                                       "resourceId": resource_id, "createdAt": now})
+                return None
+            except DuplicateKeyError:
+                doc = self._keys.find_one({"_id": key})
+                if doc is not None:
+                    return IdempotencyRecord(doc["_id"], doc["requestHash"], doc["resourceId"])
+                # it expired between the two statements: try to take it again
+        raise RuntimeError(f"idempotency key {key!r} keeps changing")

@@ -27,6 +27,8 @@ class AgentService:
             from_number=self._phone(data.from_number, "fromNumber"),
             elevenlabs=ElevenLabsConfig(**_given(data.elevenlabs)),
             config=AgentConfig(**self._config(data)),
+            business_hours=data.business_hours,
+            retry_policy=data.retry_policy,
         )
         self._agents.insert(agent)
         return agent
@@ -53,6 +55,10 @@ class AgentService:
             fields[f"elevenlabs.{_camel(key)}"] = value
         for key, value in self._config(data).items():
             fields[f"config.{_camel(key)}"] = value
+        for name in ("business_hours", "retry_policy"):
+            if name in data.model_fields_set:
+                value = getattr(data, name)
+                fields[_camel(name)] = value.model_dump(mode="json", by_alias=True) if value else None
         fields["updatedAt"] = clock.now()
         agent = self._agents.update(agent_id, fields)
         if agent is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Mapping
+from typing import Callable, Mapping
 
 from .. import clock
 from ..errors import NotFound
@@ -22,8 +22,10 @@ LIVE = frozenset(CallStatus) - TERMINAL
 
 
 class CallProgressService:
-    def __init__(self, *, calls: CallRepository, events: CallEventRepository, agents: AgentRepository):
+    def __init__(self, *, calls: CallRepository, events: CallEventRepository, agents: AgentRepository,
+                 on_call_ended: Callable[[Call], None] = lambda call: None):
         self._calls = calls
+        self._on_call_ended = on_call_ended
         self._event_log = EventLog(events)
         self._agents = agents
 
@@ -52,6 +54,8 @@ class CallProgressService:
                       else f"{call.status} -> {update.status} is not allowed")
             self._event_log.record(call_id, event_type, applied=False, reason=reason,
                                    to_status=update.status, **base)
+            if update.status == call.status and call.status in TERMINAL:
+                self._on_call_ended(call)   # idempotent: a repeated final callback completes lost follow-up work
             return call
 
         now = clock.now()
@@ -62,6 +66,8 @@ class CallProgressService:
                                    to_status=update.status, **base)
             return self._require(call_id)
         self._event_log.record(call_id, event_type, to_status=update.status, occurred_at=update.timestamp, **base)
+        if update.status in TERMINAL:
+            self._on_call_ended(updated)
         return updated
 
     def apply_twilio_status_by_sid(self, params: Mapping[str, str], *, raw: dict | None = None) -> Call:

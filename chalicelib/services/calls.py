@@ -12,15 +12,19 @@ from ..errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from ..ids import new_id
 from ..models.call import Call, CallCreate, CallEvent
 from ..models.call_status import CANCELLABLE, CallStatus, FailureReason
+from ..models.schedule import Recurring, ScheduledCall
 from ..phone import to_e164
 from ..providers.base import CannotCancel, ProviderError
-from ..queues import DialQueue, QueueUnavailable
 from ..repositories.agents import AgentRepository
 from ..repositories.base import Page
 from ..repositories.call_events import CallEventRepository
 from ..repositories.calls import CallFilter, CallRepository
 from ..repositories.idempotency import IdempotencyRepository
+from ..repositories.schedules import ScheduleRepository
 from .events import EventLog
+from .retries import RetryService
+from .scheduling import Dispatcher
+from .when import When, resolve_when
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +37,16 @@ class CreatedCall:
 
 class CallService:
     def __init__(self, *, calls: CallRepository, events: CallEventRepository, agents: AgentRepository,
-                 idempotency: IdempotencyRepository, queue: DialQueue, provider_factory,
-                 default_region: str, default_from_number: str | None):
+                 idempotency: IdempotencyRepository, schedules: ScheduleRepository, dispatcher: Dispatcher,
+                 retries: RetryService, provider_factory, default_region: str, default_from_number: str | None):
         self._calls = calls
         self._events = events
         self._event_log = EventLog(events)
         self._agents = agents
         self._idempotency = idempotency
-        self._queue = queue
+        self._schedules = schedules
+        self._dispatcher = dispatcher
+        self._retries = retries
         self._provider_factory = provider_factory
         self._region = default_region
         self._default_from = default_from_number
@@ -54,12 +60,16 @@ class CallService:
         if not from_number:
             raise ValidationFailed("the agent has no fromNumber and no default caller ID is configured",
                                    field="agentId")
+        now = clock.now()
+        when = resolve_when(data.scheduled_for, data.timezone, now=now, required_zone=data.recurring is not None)
+        if data.recurring and when is None:
+            raise ValidationFailed("a recurring call needs scheduledFor", field="scheduledFor")
 
         call_id = new_id("call")
         if idempotency_key:
-            request_hash = _fingerprint({"to": to, "agentId": agent.id, "metadata": data.metadata or {}})
+            request_hash = _fingerprint(data.model_dump(mode="json", by_alias=True) | {"to": to})
             earlier = self._idempotency.reserve(f"calls:{idempotency_key}", request_hash=request_hash,
-                                                resource_id=call_id, now=clock.now())
+                                                resource_id=call_id, now=now)
             if earlier is not None:
                 if earlier.request_hash != request_hash:
                     raise ValidationFailed("this Idempotency-Key was already used with a different request",
@@ -69,30 +79,36 @@ class CallService:
                     return CreatedCall(existing, replayed=True)
                 call_id = earlier.resource_id  # the first attempt died before storing its call
 
-        now = clock.now()
+        due = when.instant if when else now
         call = Call(id=call_id, created_at=now, updated_at=now, to=to, agent_id=agent.id,
-                    metadata=data.metadata or {}, dial_lease_until=EPOCH, enqueued_at=now,
-                    **{"from": from_number})
+                    metadata=data.metadata or {}, business_hours=data.business_hours,
+                    retry_policy=data.retry_policy, scheduled_for=due, dispatch_pending=True, enqueued_at=due,
+                    dial_lease_until=EPOCH, **{"from": from_number})
+        if when:
+            # The schedule is written first: if the call insert below is lost,
+            # the scheduler creates the call from it.
+            call.schedule_id = self._schedule(call, data, when, now)
         if not self._calls.insert(call):
             return CreatedCall(self._calls.get(call_id), replayed=True)
         # From here on the call exists and will be dialed: nothing below may
         # turn the response into an error a client would retry.
-        self._record_quietly(call.id, "created", source="api", to_status=CallStatus.INITIATED)
-        self._enqueue(call.id)
-        return CreatedCall(call, replayed=False)
-
-    def _enqueue(self, call_id: str) -> None:
+        note = {"scheduledFor": due.isoformat()} | ({"adjusted": when.note} if when and when.note else {})
+        self._record_quietly(call.id, "created", source="api", to_status=CallStatus.INITIATED, data=note)
         try:
-            self._queue.send(call_id)
-        except QueueUnavailable as exc:
-            # The call is stored; the undialed-calls sweep enqueues it within
-            # a couple of minutes, so the request still succeeds.
-            log.warning("enqueue deferred to the sweep: %s", exc)
-            try:
-                self._calls.mark_enqueued(call_id, at=EPOCH)
-            except Exception:
-                log.exception("could not flag call %s for the sweep", call_id)
-            self._record_quietly(call_id, "enqueue_deferred", reason=str(exc)[:500])
+            self._dispatcher.dispatch_if_due(call.id, now)
+        except Exception:
+            log.exception("dispatch of call %s left to the scheduler", call.id)
+        return CreatedCall(self._calls.get(call.id) or call, replayed=False)
+
+    def _schedule(self, call: Call, data: CallCreate, when: When, now) -> str:
+        schedule = ScheduledCall(
+            id=new_id("sch"), created_at=now, updated_at=now, call_id=call.id, to=call.to, agent_id=call.agent_id,
+            scheduled_for=when.instant, local_time=when.local_time, timezone=when.timezone,
+            respect_business_hours=data.business_hours is not None, business_hours=data.business_hours,
+            recurring=Recurring(**data.recurring.model_dump()) if data.recurring else None,
+            metadata=data.metadata or {}, next_run=when.instant)
+        self._schedules.insert(schedule)
+        return schedule.id
 
     def _record_quietly(self, call_id: str, event_type: str, **fields) -> None:
         try:
@@ -117,6 +133,9 @@ class CallService:
         if call.status == CallStatus.CANCELLED:
             return call
         if call.status not in CANCELLABLE:
+            if self._retries.cancel_pending(call):   # a failed call's pending retries
+                self._event_log.record(call_id, "retries_cancelled", source="api")
+                return call
             raise Conflict(f"a call that is {call.status} cannot be cancelled", field="status")
         if call.provider_call_sid:
             self._end_at_carrier(call.provider, call.provider_call_sid)
@@ -134,6 +153,7 @@ class CallService:
             self._end_at_carrier(cancelled.provider, cancelled.provider_call_sid)
         self._event_log.record(call_id, "cancelled", source="api", from_status=call.status,
                                to_status=CallStatus.CANCELLED, provider_call_sid=cancelled.provider_call_sid)
+        self._retries.cancel_pending(cancelled)
         return cancelled
 
     def _end_at_carrier(self, provider_name: str | None, provider_call_sid: str) -> None:

@@ -3,28 +3,33 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Callable, Iterable
 
 from .. import clock
 from ..clock import EPOCH
+from ..models.call import Call
 from ..models.call_status import CallStatus
 from ..providers.base import DialRequest, OutcomeUnknown, ProviderError, ProviderRejected, TelephonyProvider
 from ..queues import DialQueue, QueueUnavailable, parse_dial_message
 from ..repositories.agents import AgentRepository
 from ..repositories.call_events import CallEventRepository
 from ..repositories.calls import CallRepository
+from . import calling_hours
 from .events import EventLog
 
 log = logging.getLogger(__name__)
 
-# A call not dialed this long after it was created has lost its queue message.
+# A call not dialed this long after its dial message was sent has lost it.
 UNDIALED_GRACE = timedelta(minutes=2)
+# SQS delays are whole seconds; a message this early is on time.
+EARLY_TOLERANCE = timedelta(seconds=2)
 
 
 class DialOutcome(StrEnum):
     DIALED = "dialed"
+    DEFERRED = "deferred"  # not its time, or outside calling hours: back to the scheduler
     ADOPTED = "adopted"    # an earlier, interrupted attempt had placed it after all
     SKIPPED = "skipped"    # already dialed, finished, cancelled, or claimed by another worker
     FAILED = "failed"      # the carrier refused it; the call is failed
@@ -38,8 +43,10 @@ class QueueMessage:
 
 class DialService:
     def __init__(self, *, calls: CallRepository, events: CallEventRepository, agents: AgentRepository,
-                 provider: TelephonyProvider, public_url: Callable[[str], str], lease_seconds: int):
+                 provider: TelephonyProvider, public_url: Callable[[str], str], lease_seconds: int,
+                 on_call_ended: Callable[[Call], None] = lambda call: None):
         self._calls = calls
+        self._on_call_ended = on_call_ended
         self._event_log = EventLog(events)
         self._agents = agents
         self._provider = provider
@@ -72,6 +79,16 @@ class DialService:
         if agent is None:
             self._fail(call_id, ProviderRejected(f"agent {call.agent_id} does not exist"))
             return DialOutcome.FAILED
+        # The last line of defence: a message that arrives before the call's
+        # time (it was rescheduled) or outside calling hours must not dial.
+        if call.scheduled_for and call.scheduled_for > now + EARLY_TOLERANCE:
+            return self._defer(call, call.scheduled_for, now)
+        allowed = calling_hours.next_allowed(call, agent, now)
+        if allowed is None:
+            self._fail(call_id, ProviderRejected("calling hours never hold in all of the callee's time zones"))
+            return DialOutcome.FAILED
+        if allowed > now + EARLY_TOLERANCE:
+            return self._defer(call, allowed, now)
         request = DialRequest(
             call_id=call.id,
             to=call.to,
@@ -93,6 +110,12 @@ class DialService:
             # Cannot happen while the claim holds; if it does, say so loudly.
             log.error("call %s: carrier call %s placed but not recorded", call_id, result.provider_call_sid)
         return DialOutcome.DIALED
+
+    def _defer(self, call: Call, until: datetime, now: datetime) -> DialOutcome:
+        self._calls.defer(call.id, until=until, now=now, undo_claim=True)
+        self._event_log.record(call.id, "deferred", reason="not due yet or outside calling hours",
+                               data={"to": until.isoformat()})
+        return DialOutcome.DEFERRED
 
     def _adopt_earlier_attempt(self, call) -> bool:
         """An earlier claim expired without recording a carrier call; that
@@ -129,6 +152,8 @@ class DialService:
                                to_status=CallStatus.FAILED, applied=failed is not None,
                                reason=str(exc)[:500], data={"code": exc.code})
         self._calls.release_claim(call_id, now=now)
+        if failed is not None:
+            self._on_call_ended(failed)
 
     def enqueue_undialed(self, queue: DialQueue, *, limit: int = 500) -> int:
         """Safety net run by the scheduler: re-send the dial message of calls

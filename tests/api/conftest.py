@@ -1,7 +1,22 @@
+from datetime import datetime, timezone
+
 import pytest
 
+from chalicelib import clock
 from chalicelib.container import Container, set_container
 from tests.helpers import FakeProvider, body, post_json
+
+
+# Today 18:00 UTC: 10:00 in California, 13:00 in New York, inside default
+# calling hours, so tests about something else are not deferred to morning.
+# (Today, because the database's TTL indexes judge age by the real clock.)
+IN_HOURS = datetime.now(timezone.utc).replace(hour=18, minute=0, second=0, microsecond=0)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    with clock.use(clock.FrozenClock(IN_HOURS)) as frozen:
+        yield frozen
 
 
 @pytest.fixture

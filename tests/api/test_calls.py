@@ -28,7 +28,7 @@ def test_create_normalises_stores_and_enqueues(client, agent, sqs, dial_queue_ur
 
     stored = body(client.http.get(f"/calls/{call['id']}"))
     assert stored["status"] == "initiated"
-    assert [e["eventType"] for e in stored["events"]] == ["created"]
+    assert [e["eventType"] for e in stored["events"]] == ["created", "dispatched"]
 
 
 @pytest.mark.parametrize("to, region_result", [("+44 20 7946 0958", "+442079460958"), ("415-555-2671", "+14155552671")])
@@ -169,8 +169,9 @@ def test_queue_outage_loses_nothing(client, agent, sqs, dial_queue_url, provider
     recreated = sqs.create_queue(QueueName="outdial-dial")["QueueUrl"]
     container = get_container()
     container.dial_queue._queue_url = None              # the queue came back under a new URL
-    assert container.dial_service.enqueue_undialed(container.dial_queue) == 1   # flagged: no grace period
-    assert container.dial_service.enqueue_undialed(container.dial_queue) == 0   # sent once, not every tick
+    assert container.scheduler.tick()["dispatched"] == 1    # the next scheduler run sends it
+    assert container.scheduler.tick()["dispatched"] == 0    # once
+    assert container.dial_service.enqueue_undialed(container.dial_queue) == 0
     assert [json.loads(m["Body"])["callId"] for m in drain(sqs, recreated)] == [call["id"]]
 
 

@@ -33,7 +33,7 @@ def test_dials_with_callback_urls_built_from_the_public_base_url(client, agent, 
     assert request.time_limit_seconds == 600
     stored = body(client.http.get(f"/calls/{call['id']}"))
     assert stored["providerCallSid"] and stored["provider"] == "simulated" and stored["initiatedAt"]
-    assert [e["eventType"] for e in stored["events"]] == ["created", "dialed"]
+    assert [e["eventType"] for e in stored["events"]] == ["created", "dispatched", "dialed"]
 
 
 def test_the_same_message_three_times_dials_once(client, agent, provider):

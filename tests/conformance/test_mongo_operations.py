@@ -134,12 +134,16 @@ def test_sort_limit_projection(db):
 def test_migrations_are_idempotent_and_reversible(db):
     from chalicelib import migrations
 
+    everything = [m.VERSION for m in migrations.MIGRATIONS]
     assert migrations.up(db) == []          # the fixture already applied them
     assert all(s.applied_at for s in migrations.status(db))
-    assert migrations.down(db) == [1]
-    assert "calls" not in db.list_collection_names()
-    assert migrations.up(db) == [1]
-    assert {"agents", "calls", "call_events", "idempotency_keys"} <= set(db.list_collection_names())
+    assert migrations.down(db) == [everything[-1]]                  # only the latest, by default
+    assert migrations.down(db, target=0) == list(reversed(everything[:-1]))
+    assert not {"calls", "scheduled_calls", "retry_attempts"} & set(db.list_collection_names())
+    assert migrations.up(db) == everything
+    assert {"agents", "calls", "call_events", "idempotency_keys", "scheduled_calls",
+            "retry_attempts"} <= set(db.list_collection_names())
+    assert migrations.up(db) == []
 
 
 def test_date_comparisons_keep_milliseconds(db):
@@ -152,3 +156,28 @@ def test_date_comparisons_keep_milliseconds(db):
     assert [d["_id"] for d in db.c.find({"at": pivot})] == ["m2"]
     assert db.c.find_one_and_update({"_id": "m1", "at": {"$lt": pivot}}, {"$set": {"x": 1}}) is not None
     assert db.c.find_one_and_update({"_id": "m3", "at": {"$lt": pivot}}, {"$set": {"x": 1}}) is None
+
+
+
+def test_claims_take_the_earliest_due_first(db):
+    t = now()
+    db.c.insert_many([{"_id": f"s{i}", "status": "pending", "nextRun": t + timedelta(seconds=10 - i)}
+                      for i in range(5)])
+    order = []
+    while doc := db.c.find_one_and_update({"status": "pending", "nextRun": {"$lte": t + timedelta(minutes=1)}},
+                                          {"$set": {"status": "processing", "leaseUntil": t}},
+                                          sort=[("nextRun", 1)], return_document=True):
+        order.append(doc["_id"])
+    assert order == ["s4", "s3", "s2", "s1", "s0"]
+    # releasing only with the exact lease one holds
+    assert db.c.update_one({"_id": "s0", "status": "processing", "leaseUntil": t},
+                           {"$set": {"status": "pending"}}).modified_count == 1
+    assert db.c.update_one({"_id": "s1", "status": "processing", "leaseUntil": t + timedelta(milliseconds=1)},
+                           {"$set": {"status": "pending"}}).modified_count == 0
+
+
+def test_update_many_and_inc(db):
+    db.c.insert_many([{"_id": f"r{i}", "o": "x", "status": "pending", "n": 1} for i in range(3)])
+    assert db.c.update_many({"o": "x", "status": "pending"}, {"$set": {"status": "cancelled"}}).modified_count == 3
+    db.c.update_one({"_id": "r0"}, {"$inc": {"n": -1}})
+    assert db.c.find_one({"_id": "r0"})["n"] == 0

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -59,7 +60,9 @@ def wait_final(api: str, call_id: str, timeout: float = 30) -> dict:
 @pytest.fixture(scope="module")
 def agent(stack):
     api, _ = stack
-    response = requests.post(f"{api}/agents", json={"name": "Ava", "company": "Acme"}, timeout=5)
+    # Calling hours around the clock, so the test passes at any time of day.
+    response = requests.post(f"{api}/agents", json={"name": "Ava", "company": "Acme",
+                                                     "businessHours": {"start": "00:00", "end": "00:00"}}, timeout=5)
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -76,7 +79,8 @@ def test_a_call_is_placed_answered_and_completed(stack, agent):
     assert (call["status"], call["outboundStatus"], call["answeredBy"]) == ("completed", "connected", "human")
     assert call["duration"] > 0 and call["providerCallSid"].startswith("CA")
     applied = [e["eventType"] for e in call["events"] if e["applied"]]
-    assert applied == ["created", "dialed", "ringing", "in-progress", "answered_instructions", "completed"]
+    assert applied == ["created", "dispatched", "dialed", "ringing", "in-progress", "answered_instructions",
+                       "completed"]
     assert all(e["source"] in ("api", "internal", "simulated") for e in call["events"])
 
 
@@ -84,13 +88,32 @@ def test_a_busy_number_fails_as_busy(stack, agent):
     api, _ = stack
     call = wait_final(api, place(api, agent, "+1 415 555 0002")["id"])
     assert (call["status"], call["outboundStatus"], call["failureReason"]) == ("failed", "busy", "busy")
-    assert [e["eventType"] for e in call["events"] if e["applied"]] == ["created", "dialed", "ringing", "busy"]
+    assert [e["eventType"] for e in call["events"] if e["applied"]] == ["created", "dispatched", "dialed", "ringing",
+                                                                       "busy", "retry_scheduled"]
+    [attempt] = requests.get(f"{api}/calls/{call['id']}/retries", timeout=5).json()["items"]
+    assert (attempt["attemptNumber"], attempt["status"], attempt["failureReason"]) == (1, "pending", "busy")
 
 
 def test_an_invalid_number_at_the_carrier_fails_without_callbacks(stack, agent):
     api, _ = stack
     call = wait_final(api, place(api, agent, "+1 415 555 0001")["id"])
     assert (call["status"], call["failureReason"]) == ("failed", "invalid_number")
+
+
+def test_a_call_scheduled_five_seconds_ahead_is_dialed_on_time(stack, agent):
+    api, _ = stack
+    due = datetime.now(timezone.utc) + timedelta(seconds=5)
+    response = requests.post(f"{api}/calls", json={"to": "+1 415 555 2672", "agentId": agent["id"],
+                                                   "scheduledFor": due.isoformat()}, timeout=5)
+    assert response.status_code == 202, response.text
+    call = response.json()
+    assert call["status"] == "initiated" and call["scheduleId"]
+    time.sleep(2)
+    assert requests.get(f"{api}/calls/{call['id']}", timeout=5).json().get("providerCallSid") is None  # not early
+    final = wait_final(api, call["id"])
+    assert final["status"] == "completed"
+    dialed = datetime.fromisoformat(next(e for e in final["events"] if e["eventType"] == "dialed")["timestamp"])
+    assert timedelta(0) <= dialed - due < timedelta(seconds=3)
 
 
 def test_ctrl_c_stops_everything(stack):

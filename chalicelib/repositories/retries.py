@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from ..models.retry import RetryAttempt, RetryStatus
+
+PENDING, PROCESSING = RetryStatus.PENDING.value, RetryStatus.PROCESSING.value
+
+
+class RetryRepository:
+    def __init__(self, db: Database):
+        self._attempts = db["retry_attempts"]
+
+    def insert(self, attempt: RetryAttempt) -> bool:
+        """False when this attempt number of this call already exists (the
+        unique index makes a duplicated callback harmless)."""
+        try:
+            self._attempts.insert_one(attempt.to_mongo())
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def get(self, attempt_id: str) -> RetryAttempt | None:
+        doc = self._attempts.find_one({"_id": attempt_id})
+        return RetryAttempt.from_mongo(doc) if doc else None
+
+    def for_call(self, original_call_id: str) -> list[RetryAttempt]:
+        docs = self._attempts.find({"originalCallId": original_call_id}).sort("attemptNumber", 1)
+        return [RetryAttempt.from_mongo(d) for d in docs]
+
+    def claim_due(self, *, horizon: datetime, now: datetime, lease_until: datetime) -> RetryAttempt | None:
+        return self._claim({"status": PENDING, "scheduledFor": {"$lte": horizon}}, now, lease_until)
+
+    def claim_expired(self, *, now: datetime, lease_until: datetime) -> RetryAttempt | None:
+        return self._claim({"status": PROCESSING, "leaseUntil": {"$lt": now}}, now, lease_until)
+
+    def claim(self, attempt_id: str, *, now: datetime, lease_until: datetime) -> RetryAttempt | None:
+        return self._claim({"_id": attempt_id, "status": PENDING}, now, lease_until)
+
+    def _claim(self, query: dict, now: datetime, lease_until: datetime) -> RetryAttempt | None:
+        doc = self._attempts.find_one_and_update(
+            query, {"$set": {"status": PROCESSING, "leaseUntil": lease_until, "updatedAt": now}},
+            sort=[("scheduledFor", 1)], return_document=True)
+        return RetryAttempt.from_mongo(doc) if doc else None
+
+    def complete(self, attempt_id: str, *, lease_until: datetime, retry_call_id: str, now: datetime) -> bool:
+        result = self._attempts.update_one(
+            {"_id": attempt_id, "status": PROCESSING, "leaseUntil": lease_until},
+            {"$set": {"status": RetryStatus.COMPLETED.value, "retryCallId": retry_call_id, "processedAt": now,
+                      "updatedAt": now}})
+        return result.modified_count == 1
+
+    def cancel_pending(self, original_call_id: str, *, now: datetime) -> int:
+        result = self._attempts.update_many(
+            {"originalCallId": original_call_id, "status": PENDING},
+            {"$set": {"status": RetryStatus.CANCELLED.value, "processedAt": now, "updatedAt": now}})
+        return result.modified_count
