@@ -2,6 +2,7 @@
 container. Everything is built on first use, so importing the app stays cheap."""
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 
 from .db import get_database
@@ -121,12 +122,17 @@ class Container:
 
     @cached_property
     def dispatcher(self) -> Dispatcher:
-        return Dispatcher(calls=self.calls, agents=self.agents, event_log=self.event_log, queue=self.dial_queue)
+        return Dispatcher(calls=self.calls, agents=self.agents, event_log=self.event_log, queue=self.dial_queue,
+                          lookahead=self._lookahead)
 
     @cached_property
     def scheduler(self) -> Scheduler:
         return Scheduler(schedules=self.schedules, retries=self.retries, calls=self.calls, event_log=self.event_log,
-                         retry_service=self.retry_service, dispatcher=self.dispatcher)
+                         retry_service=self.retry_service, dispatcher=self.dispatcher, lookahead=self._lookahead)
+
+    @property
+    def _lookahead(self) -> timedelta:
+        return timedelta(seconds=self.settings.scheduler_lookahead_seconds)
 
     @cached_property
     def schedule_service(self) -> ScheduleService:

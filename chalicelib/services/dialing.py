@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -44,9 +45,11 @@ class QueueMessage:
 class DialService:
     def __init__(self, *, calls: CallRepository, events: CallEventRepository, agents: AgentRepository,
                  provider: TelephonyProvider, public_url: Callable[[str], str], lease_seconds: int,
-                 on_call_ended: Callable[[Call], None] = lambda call: None):
+                 on_call_ended: Callable[[Call], None] = lambda call: None,
+                 sleep: Callable[[float], None] = time.sleep):
         self._calls = calls
         self._on_call_ended = on_call_ended
+        self._sleep = sleep
         self._event_log = EventLog(events)
         self._agents = agents
         self._provider = provider
@@ -81,14 +84,17 @@ class DialService:
             return DialOutcome.FAILED
         # The last line of defence: a message that arrives before the call's
         # time (it was rescheduled) or outside calling hours must not dial.
-        if call.scheduled_for and call.scheduled_for > now + EARLY_TOLERANCE:
-            return self._defer(call, call.scheduled_for, now)
-        allowed = calling_hours.next_allowed(call, agent, now)
+        allowed = calling_hours.next_allowed(call, agent, max(now, call.scheduled_for or now))
         if allowed is None:
             self._fail(call_id, ProviderRejected("calling hours never hold in all of the callee's time zones"))
             return DialOutcome.FAILED
         if allowed > now + EARLY_TOLERANCE:
             return self._defer(call, allowed, now)
+        if allowed > now:
+            # Dispatch rounds SQS delays down to whole seconds: wait out the
+            # rest, so the call is placed at its second and never before.
+            self._sleep((allowed - now).total_seconds())
+
         request = DialRequest(
             call_id=call.id,
             to=call.to,

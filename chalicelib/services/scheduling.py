@@ -32,7 +32,7 @@ from .when import When
 
 log = logging.getLogger(__name__)
 
-TICK = timedelta(seconds=60)          # the scheduler's rate
+TICK = timedelta(seconds=60)          # the scheduler's rate, and how far ahead it dispatches
 LEASE = timedelta(minutes=2)          # a run holding a schedule longer than this has died
 MAX_SQS_DELAY = 900
 
@@ -45,22 +45,24 @@ def occurrence_call_id(first_call_id: str, n: int) -> str:
 class Dispatcher:
     """Sends the dial message of calls whose time has come."""
 
-    def __init__(self, *, calls: CallRepository, agents: AgentRepository, event_log: EventLog, queue: DialQueue):
+    def __init__(self, *, calls: CallRepository, agents: AgentRepository, event_log: EventLog, queue: DialQueue,
+                 lookahead: timedelta = TICK):
         self._calls = calls
         self._agents = agents
         self._event_log = event_log
         self._queue = queue
+        self._lookahead = lookahead
 
     def dispatch_due(self, now: datetime, *, limit: int = 5000) -> int:
         sent = 0
-        horizon = now + TICK
+        horizon = now + self._lookahead
         while sent < limit and (call := self._calls.claim_due_dispatch(horizon=horizon, now=now)):
             sent += self._send(call, now, horizon)
         return sent
 
     def dispatch_if_due(self, call_id: str, now: datetime) -> bool:
         """Dispatch one call right away if it is due before the next tick."""
-        horizon = now + TICK
+        horizon = now + self._lookahead
         call = self._calls.claim_due_dispatch(horizon=horizon, now=now, call_id=call_id)
         return bool(call and self._send(call, now, horizon))
 
@@ -77,7 +79,9 @@ class Dispatcher:
                                    data={"from": due.isoformat(), "to": allowed.isoformat()})
             if allowed > horizon or not self._calls.claim_due_dispatch(horizon=horizon, now=now, call_id=call.id):
                 return False
-        delay = min(MAX_SQS_DELAY, max(0, math.ceil((allowed - now).total_seconds())))
+        # SQS delays are whole seconds: round down, and the dialer waits out
+        # the fraction, so the call is placed at its time, not up to 1 s late.
+        delay = min(MAX_SQS_DELAY, max(0, math.floor((allowed - now).total_seconds())))
         try:
             self._queue.send(call.id, delay_seconds=delay)
         except QueueUnavailable as exc:
@@ -102,7 +106,9 @@ class Scheduler:
     calls, then dispatch every call due before the next run."""
 
     def __init__(self, *, schedules: ScheduleRepository, retries: RetryRepository, calls: CallRepository,
-                 event_log: EventLog, retry_service: RetryService, dispatcher: Dispatcher):
+                 event_log: EventLog, retry_service: RetryService, dispatcher: Dispatcher,
+                 lookahead: timedelta = TICK):
+        self._lookahead = lookahead
         self._schedules = schedules
         self._retries = retries
         self._calls = calls
@@ -112,7 +118,7 @@ class Scheduler:
 
     def tick(self, now: datetime | None = None) -> dict[str, int]:
         now = now or clock.now()
-        horizon, lease_until = now + TICK, now + LEASE
+        horizon, lease_until = now + self._lookahead, now + LEASE
         schedules = retries = 0
         for claim in (self._schedules.claim_expired, lambda **kw: self._schedules.claim_due(horizon=horizon, **kw)):
             while schedule := claim(now=now, lease_until=lease_until):

@@ -146,7 +146,7 @@ def start(args, stack: Stack) -> None:
     stack.spawn("api", [chalice, "local", "--host", "127.0.0.1", "--port", str(api_port), "--stage", "local",
                         "--no-autoreload"], env)
     stack.spawn("worker", [sys.executable, "-m", "scripts.devstack.worker", "--schedule-interval",
-                           str(args.schedule_interval)], env)
+                           str(args.schedule_interval), "--consumers", str(args.consumers)], env)
     wait_http(f"http://127.0.0.1:{api_port}/health")
     stack.api_url = f"http://127.0.0.1:{api_port}"
     stack.say(f"  worker (SQS + schedules)     logs in {stack.logs}")
@@ -161,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="simulator speed: 0.1 makes calls ring and talk ten times faster")
     parser.add_argument("--schedule-interval", type=float, default=60.0,
                         help="seconds between schedule ticks (EventBridge: 60)")
+    parser.add_argument("--consumers", type=int, default=2,
+                        help="concurrent dial-queue consumers (Lambda would scale out)")
     parser.add_argument("--ephemeral-ports", action="store_true", help="pick free ports (tests)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)

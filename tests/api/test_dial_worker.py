@@ -141,3 +141,23 @@ def test_a_call_whose_agent_is_gone_fails_once(client, agent, provider, db):
     stored = body(client.http.get(f"/calls/{call['id']}"))
     assert (stored["status"], stored["failureReason"], stored["canRetry"]) == ("failed", "configuration_error", False)
     assert provider.placed == []
+
+
+def test_a_message_slightly_early_waits_for_the_calls_second(client, agent, provider, frozen_clock):
+    from datetime import timedelta
+
+    due = clock.now() + timedelta(minutes=10)
+    call = body(client.http.post("/calls", headers={"content-type": "application/json"}, body=json.dumps(
+        {"to": "+14155552671", "agentId": agent["id"], "scheduledFor": due.isoformat()})))
+    container = get_container()
+    slept = []
+    container.dial_service._sleep = slept.append
+
+    frozen_clock.advance(minutes=9, seconds=30)                     # 30 s early: put back to wait
+    assert container.dial_service.dial(call["id"]) == "deferred"
+    assert provider.placed == [] and slept == []
+    assert body(client.http.get(f"/calls/{call['id']}"))["dialAttempts"] == 0
+
+    frozen_clock.advance(seconds=28.5)                              # 1.5 s early: wait, then dial
+    assert container.dial_service.dial(call["id"]) == "dialed"
+    assert slept == [1.5] and len(provider.placed) == 1
