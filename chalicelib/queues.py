@@ -54,6 +54,25 @@ class DialQueue:
             raise QueueUnavailable(f"cannot enqueue call {call_id}: {exc}") from exc
 
 
+    def send_many(self, messages: list[tuple[str, int]]) -> list[str]:
+        """Send (call id, delay) pairs, ten per request. Returns the call ids
+        that could not be sent (the caller puts them back to wait)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        failed: list[str] = []
+        for start in range(0, len(messages), 10):
+            chunk = messages[start:start + 10]
+            entries = [{"Id": str(n), "MessageBody": json.dumps({"callId": call_id}),
+                        "DelaySeconds": max(0, min(900, delay))} for n, (call_id, delay) in enumerate(chunk)]
+            try:
+                result = self._sqs().send_message_batch(QueueUrl=self._url(), Entries=entries)
+            except (BotoCoreError, ClientError):
+                failed += [call_id for call_id, _ in chunk]
+                continue
+            failed += [chunk[int(item["Id"])][0] for item in result.get("Failed", [])]
+        return failed
+
+
 def parse_dial_message(body: str) -> str:
     """The call id in a dial message; ValueError for anything else (a poison message)."""
     message = json.loads(body)

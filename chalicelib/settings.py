@@ -42,10 +42,10 @@ class Settings(BaseSettings):
 
     default_region: str = Field("US", min_length=2, max_length=2)
 
-    # How far ahead each scheduler run dispatches (with SQS delays). 60 matches
-    # the run's rate; 0 is plain polling: only what is already due, late by up
-    # to a minute (kept for comparison in scripts/bench.py).
-    scheduler_lookahead_seconds: int = Field(60, ge=0, le=900)
+    # How far ahead each scheduler run dispatches (with SQS delays): two runs'
+    # worth by default. 0 is plain polling: only what is already due, late by
+    # up to a minute (kept for comparison in scripts/bench.py).
+    scheduler_lookahead_seconds: int = Field(120, ge=0, le=900)
 
     def check_app(self) -> "Settings":
         """Fail fast, naming every setting the running app needs but lacks.

@@ -6,7 +6,7 @@ dispatch: dispatch lag (from a call's scheduledFor to the carrier being asked
 to dial it) for N calls due within the same minute, through the whole local
 stack (scheduler run every 60 s as on EventBridge, SQS, the dial worker, the
 Twilio SDK against the carrier simulator). Run twice: with the scheduler's
-60 s lookahead and per-message SQS delays (what we ship), and with plain
+120 s lookahead and per-message SQS delays (what we ship), and with plain
 once-a-minute polling (SCHEDULER_LOOKAHEAD_SECONDS=0) for comparison.
 """
 from __future__ import annotations
@@ -104,8 +104,8 @@ def dispatch_lag(calls: int, lookahead: int) -> list[float]:
 
 def cmd_dispatch(args) -> None:
     print(f"dispatch lag, {args.calls} calls due within the same minute (local stack, 4 dial consumers)\n")
-    print("lookahead 60 s + SQS DelaySeconds (shipped):", flush=True)
-    precise = dispatch_lag(args.calls, 60)
+    print("lookahead 120 s + SQS DelaySeconds (shipped):", flush=True)
+    precise = dispatch_lag(args.calls, 120)
     print("plain once-a-minute polling (SCHEDULER_LOOKAHEAD_SECONDS=0):", flush=True)
     polling = dispatch_lag(args.calls, 0)
     print()

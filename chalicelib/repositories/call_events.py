@@ -12,6 +12,9 @@ class CallEventRepository:
     def insert(self, event: CallEvent) -> None:
         self._events.insert_one(event.to_mongo())
 
+    def insert_many(self, events: list[CallEvent]) -> None:
+        self._events.insert_many([event.to_mongo() for event in events], ordered=False)
+
     def list_for_call(self, call_id: str, *, limit: int = 500) -> list[CallEvent]:
         docs = self._events.find({"callId": call_id}).sort([("timestamp", 1), ("_id", 1)]).limit(limit)
         return [CallEvent.from_mongo(d) for d in docs]

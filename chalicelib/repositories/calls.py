@@ -155,6 +155,13 @@ class CallRepository:
             sort=[("scheduledFor", 1)], return_document=True)
         return Call.from_mongo(doc) if doc else None
 
+    def due_dispatch_ids(self, *, horizon: datetime, limit: int = 200) -> list[str]:
+        """Calls waiting to be dispatched by `horizon`, earliest first (each is
+        then claimed on its own with claim_due_dispatch)."""
+        cursor = self._calls.find({"dispatchPending": True, "scheduledFor": {"$lte": horizon},
+                                   "status": CallStatus.INITIATED.value}, {"_id": 1})
+        return [d["_id"] for d in cursor.sort("scheduledFor", 1).limit(limit)]
+
     def defer(self, call_id: str, *, until: datetime, now: datetime, undo_claim: bool = False) -> Call | None:
         """Put a not-yet-dialed call back to wait for `until`. With
         `undo_claim`, the dialer's claim is returned as if never taken (no

@@ -31,14 +31,19 @@ class RetryRepository:
         docs = self._attempts.find({"originalCallId": original_call_id}).sort("attemptNumber", 1)
         return [RetryAttempt.from_mongo(d) for d in docs]
 
-    def claim_due(self, *, horizon: datetime, now: datetime, lease_until: datetime) -> RetryAttempt | None:
-        return self._claim({"status": PENDING, "scheduledFor": {"$lte": horizon}}, now, lease_until)
+    def due_ids(self, *, horizon: datetime, limit: int = 200) -> list[str]:
+        cursor = self._attempts.find({"status": PENDING, "scheduledFor": {"$lte": horizon}}, {"_id": 1})
+        return [d["_id"] for d in cursor.sort("scheduledFor", 1).limit(limit)]
 
     def claim_expired(self, *, now: datetime, lease_until: datetime) -> RetryAttempt | None:
         return self._claim({"status": PROCESSING, "leaseUntil": {"$lt": now}}, now, lease_until)
 
-    def claim(self, attempt_id: str, *, now: datetime, lease_until: datetime) -> RetryAttempt | None:
-        return self._claim({"_id": attempt_id, "status": PENDING}, now, lease_until)
+    def claim(self, attempt_id: str, *, now: datetime, lease_until: datetime,
+              horizon: datetime | None = None) -> RetryAttempt | None:
+        query: dict = {"_id": attempt_id, "status": PENDING}
+        if horizon is not None:
+            query["scheduledFor"] = {"$lte": horizon}
+        return self._claim(query, now, lease_until)
 
     def _claim(self, query: dict, now: datetime, lease_until: datetime) -> RetryAttempt | None:
         doc = self._attempts.find_one_and_update(

@@ -50,9 +50,20 @@ class ScheduleRepository:
         docs, next_cursor = newest_first_page(self._schedules, filters.to_query(), limit=limit, cursor=cursor)
         return Page([ScheduledCall.from_mongo(d) for d in docs], next_cursor)
 
+    def due_ids(self, *, horizon: datetime, limit: int = 200) -> list[str]:
+        """Pending schedules due by `horizon`, earliest first (candidates: each
+        is then claimed on its own, and a concurrent run may win some)."""
+        cursor = self._schedules.find({"status": PENDING, "nextRun": {"$lte": horizon}}, {"_id": 1})
+        return [d["_id"] for d in cursor.sort("nextRun", 1).limit(limit)]
+
+    def claim(self, schedule_id: str, *, horizon: datetime, now: datetime,
+              lease_until: datetime) -> ScheduledCall | None:
+        """pending -> processing with a lease, atomically: of overlapping runs
+        exactly one gets it."""
+        return self._claim({"_id": schedule_id, "status": PENDING, "nextRun": {"$lte": horizon}}, now, lease_until)
+
     def claim_due(self, *, horizon: datetime, now: datetime, lease_until: datetime) -> ScheduledCall | None:
-        """Take the earliest pending schedule due by `horizon`: pending ->
-        processing with a lease, atomically, so overlapping runs never share one."""
+        """Take the earliest pending schedule due by `horizon`."""
         return self._claim({"status": PENDING, "nextRun": {"$lte": horizon}}, now, lease_until)
 
     def claim_expired(self, *, now: datetime, lease_until: datetime) -> ScheduledCall | None:

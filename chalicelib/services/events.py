@@ -16,9 +16,18 @@ class EventLog:
 
     def record(self, call_id: str, event_type: str, *, source: str = "internal",
                data: dict[str, Any] | None = None, **fields: Any) -> CallEvent:
-        now = clock.now()
-        fields.setdefault("timestamp", now)
-        event = CallEvent(id=new_id("evt"), created_at=now, call_id=call_id, event_type=event_type,
-                          source=source, data=data or {}, **fields)
+        event = self.build(call_id, event_type, source=source, data=data, **fields)
         self._events.insert(event)
         return event
+
+    def record_many(self, events: list[CallEvent]) -> None:
+        if events:
+            self._events.insert_many(events)
+
+    @staticmethod
+    def build(call_id: str, event_type: str, *, source: str = "internal", data: dict[str, Any] | None = None,
+              **fields: Any) -> CallEvent:
+        now = clock.now()
+        fields.setdefault("timestamp", now)
+        return CallEvent(id=new_id("evt"), created_at=now, call_id=call_id, event_type=event_type,
+                         source=source, data=data or {}, **fields)

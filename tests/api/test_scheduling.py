@@ -24,13 +24,14 @@ def sent(client):
     """Every dial message sent to SQS, as (callId, delaySeconds). SQS holds
     delayed messages back in real time, so the test reads what was sent."""
     queue = get_container().dial_queue
-    record, real_send = [], queue.send
+    record, real_send_many = [], queue.send_many
 
-    def send(call_id, *, delay_seconds=0):
-        real_send(call_id, delay_seconds=delay_seconds)
-        record.append((call_id, delay_seconds))
+    def send_many(messages):
+        failed = real_send_many(messages)
+        record.extend(m for m in messages if m[0] not in failed)
+        return failed
 
-    queue.send = send
+    queue.send_many = send_many
     return record
 
 

@@ -23,8 +23,8 @@ from chalice.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = "prod"
-FUNCTIONS = ("api_handler", "dial_worker", "sweep_undialed")
-SENDERS = ("api_handler", "sweep_undialed")
+FUNCTIONS = ("api_handler", "dial_worker", "sweep_undialed", "run_scheduler")
+SENDERS = ("api_handler", "sweep_undialed", "run_scheduler")
 SECRET_KEYS = ("MONGODB_URI", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER", "PUBLIC_BASE_URL")
 PSEUDO_PARAMETERS = {"AWS::AccountId", "AWS::NotificationARNs", "AWS::NoValue", "AWS::Partition",
                      "AWS::Region", "AWS::StackId", "AWS::StackName", "AWS::URLSuffix"}
@@ -236,9 +236,10 @@ def test_dial_worker_event_references_the_queue_resource_so_the_queue_is_created
     assert is_dial_queue_arn(queue), queue
 
 
-def test_sweep_undialed_runs_every_minute(resources):
-    _, sweep = function(resources, "sweep_undialed")
-    schedules = [event["Properties"]["Schedule"] for event in sweep["Properties"]["Events"].values()
+@pytest.mark.parametrize("name", ["sweep_undialed", "run_scheduler"])
+def test_schedules_run_every_minute(resources, name):
+    _, handler = function(resources, name)
+    schedules = [event["Properties"]["Schedule"] for event in handler["Properties"]["Events"].values()
                  if event["Type"] == "Schedule"]
     assert schedules == ["rate(1 minute)"]
 
