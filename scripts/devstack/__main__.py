@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="simulator speed: 0.1 makes calls ring and talk ten times faster")
     parser.add_argument("--schedule-interval", type=float, default=60.0,
                         help="seconds between schedule ticks (EventBridge: 60)")
-    parser.add_argument("--consumers", type=int, default=2,
+    parser.add_argument("--consumers", type=int, default=8,
                         help="concurrent dial-queue consumers (Lambda would scale out)")
     parser.add_argument("--ephemeral-ports", action="store_true", help="pick free ports (tests)")
     parser.add_argument("--quiet", action="store_true")

@@ -262,7 +262,10 @@ class SimCall:
         self.outcome = outcome
         self.status = "queued"
         self.phase = "queued"  # queued | initiated | ringing | in-progress | ended
-        self.date_created = _utcnow()
+        # The API reports whole seconds, as Twilio does; introspection keeps
+        # the exact moment the carrier was asked (benchmarks measure it).
+        self.received_at = datetime.now(timezone.utc)
+        self.date_created = self.received_at.replace(microsecond=0)
         self.date_updated = self.date_created
         self.start_time: Optional[datetime] = None
         self.answer_time: Optional[datetime] = None
@@ -369,7 +372,7 @@ class SimCall:
             "sip_response_code": self.sip_response_code,
             "ended_by": self.ended_by,
             "done": self.done,
-            "created_at": _iso(self.date_created),
+            "created_at": _iso(self.received_at),
             "started_at": _iso(self.start_time),
             "answered_at": _iso(self.answer_time),
             "ended_at": _iso(self.end_time),

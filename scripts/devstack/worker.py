@@ -13,9 +13,11 @@ import logging
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+POLL_INTERVAL = 0.05   # seconds between receives on an empty queue
 log = logging.getLogger("outdial.worker")
 
 
@@ -68,46 +70,59 @@ class Worker:
                 self._schedules.append(source.name)
 
     def run(self) -> None:
-        threads = [threading.Thread(target=self._consume, args=(queue,), daemon=True)
-                   for queue in self._queues for _ in range(self._consumers)]
+        # One receiver per queue hands batches to a pool of `consumers`
+        # threads: the local stand-in for Lambda's concurrent invocations.
+        # (Many long-polling receivers make moto's server spin.)
+        pool = ThreadPoolExecutor(max_workers=self._consumers, thread_name_prefix="lambda")
+        slots = threading.Semaphore(self._consumers)
+        threads = [threading.Thread(target=self._receive, args=(queue, pool, slots), daemon=True)
+                   for queue in self._queues]
         threads.append(threading.Thread(target=self._fire_schedules, daemon=True))
         for thread in threads:
             thread.start()
-        log.info("polling %s; firing %s every %ss", [q[0] for q in self._queues], self._schedules,
-                 self._schedule_interval)
+        log.info("polling %s with %d concurrent consumers; firing %s every %ss", [q[0] for q in self._queues],
+                 self._consumers, self._schedules, self._schedule_interval)
         while not self._stop.is_set():
             self._stop.wait(0.5)
+        pool.shutdown(wait=False, cancel_futures=True)
 
     def stop(self, *_) -> None:
         self._stop.set()
 
-    def _consume(self, queue) -> None:
+    def _receive(self, queue, pool: ThreadPoolExecutor, slots: threading.Semaphore) -> None:
         name, url, arn, batch_size = queue
         while not self._stop.is_set():
+            slots.acquire()
             try:
                 messages = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=batch_size,
-                                                     WaitTimeSeconds=1, AttributeNames=["All"],
+                                                     AttributeNames=["All"],
                                                      MessageAttributeNames=["All"]).get("Messages", [])
             except Exception:
+                slots.release()
                 log.exception("receive from %s failed", name)
                 self._stop.wait(1)
                 continue
             if not messages:
+                slots.release()
+                self._stop.wait(POLL_INTERVAL)
                 continue
-            try:
-                result = self._invoke(name, sqs_event(messages, arn, self._region)) or {}
-                failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
-            except Exception:
-                # A handler that raises fails the whole batch, as on Lambda.
-                log.exception("%s raised; the batch will be redelivered", name)
-                continue
-            done = [m for m in messages if m["MessageId"] not in failed]
-            try:
-                for i in range(0, len(done), 10):
-                    self._sqs.delete_message_batch(QueueUrl=url, Entries=[
-                        {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[i:i + 10])])
-            except Exception:
-                log.exception("deleting processed messages from %s failed; they will be redelivered", name)
+            pool.submit(self._handle, name, url, arn, messages).add_done_callback(lambda _: slots.release())
+
+    def _handle(self, name: str, url: str, arn: str, messages: list[dict]) -> None:
+        try:
+            result = self._invoke(name, sqs_event(messages, arn, self._region)) or {}
+            failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+        except Exception:
+            # A handler that raises fails the whole batch, as on Lambda.
+            log.exception("%s raised; the batch will be redelivered", name)
+            return
+        done = [m for m in messages if m["MessageId"] not in failed]
+        try:
+            for i in range(0, len(done), 10):
+                self._sqs.delete_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[i:i + 10])])
+        except Exception:
+            log.exception("deleting processed messages from %s failed; they will be redelivered", name)
 
     def _fire_schedules(self) -> None:
         while not self._stop.wait(self._schedule_interval):
@@ -122,7 +137,7 @@ class Worker:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--schedule-interval", type=float, default=60.0, help="seconds between schedule ticks")
-    parser.add_argument("--consumers", type=int, default=2, help="concurrent pollers per queue")
+    parser.add_argument("--consumers", type=int, default=8, help="concurrent handler invocations per queue")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     worker = Worker(schedule_interval=args.schedule_interval, consumers=args.consumers)
