@@ -149,24 +149,27 @@ class Scheduler:
     def tick(self, now: datetime | None = None) -> dict[str, int]:
         now = now or clock.now()
         horizon, lease_until = now + self._lookahead, now + LEASE
-        schedules = retries = 0
-        while schedule := self._schedules.claim_expired(now=now, lease_until=lease_until):
-            self.run_schedule(schedule, now, lease_until)
-            schedules += 1
-        while ids := self._schedules.due_ids(horizon=horizon):
-            for schedule_id in ids:
-                if schedule := self._schedules.claim(schedule_id, horizon=horizon, now=now, lease_until=lease_until):
-                    self.run_schedule(schedule, now, lease_until)
-                    schedules += 1
-        while attempt := self._retries.claim_expired(now=now, lease_until=lease_until):
-            self.run_retry(attempt, now, lease_until)
-            retries += 1
-        while ids := self._retries.due_ids(horizon=horizon):
-            for attempt_id in ids:
-                if attempt := self._retries.claim(attempt_id, horizon=horizon, now=now, lease_until=lease_until):
-                    self.run_retry(attempt, now, lease_until)
-                    retries += 1
+        schedules = self._run_due(self._schedules, self.run_schedule, now, horizon, lease_until)
+        retries = self._run_due(self._retries, self.run_retry, now, horizon, lease_until)
         return {"schedules": schedules, "retries": retries, "dispatched": self._dispatcher.dispatch_due(now)}
+
+    @staticmethod
+    def _run_due(repository, run, now: datetime, horizon: datetime, lease_until: datetime) -> int:
+        """Run what an earlier run left behind (expired lease), then everything
+        due by `horizon`, earliest first, each claimed on its own."""
+        done = 0
+        while item := repository.claim_expired(now=now, lease_until=lease_until):
+            run(item, now, lease_until)
+            done += 1
+        while ids := repository.due_ids(horizon=horizon):
+            claimed = [item for item_id in ids
+                       if (item := repository.claim(item_id, horizon=horizon, now=now, lease_until=lease_until))]
+            for item in claimed:
+                run(item, now, lease_until)
+            done += len(claimed)
+            if not claimed:
+                break   # all taken by a concurrent run
+        return done
 
     def run_schedule(self, schedule: ScheduledCall, now: datetime, lease_until: datetime) -> None:
         n = schedule.recurring.current_occurrence if schedule.recurring else 1
