@@ -14,6 +14,8 @@ from pymongo import DESCENDING as DESC
 from pymongo import IndexModel
 from pymongo.database import Database
 
+from .schema import create_collections, drop_collections
+
 VERSION = 1
 NAME = "initial collections and indexes"
 
@@ -49,13 +51,8 @@ INDEXES: dict[str, list[IndexModel]] = {
 
 
 def up(db: Database) -> None:
-    existing = set(db.list_collection_names())
-    for name, indexes in INDEXES.items():
-        if name not in existing:
-            db.create_collection(name)
-        db[name].create_indexes(indexes)
+    create_collections(db, INDEXES)
 
 
 def down(db: Database) -> None:
-    for name in INDEXES:
-        db.drop_collection(name)
+    drop_collections(db, INDEXES)

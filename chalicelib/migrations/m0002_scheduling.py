@@ -7,6 +7,8 @@ from pymongo import DESCENDING as DESC
 from pymongo import IndexModel
 from pymongo.database import Database
 
+from .schema import create_collections, drop_collections
+
 VERSION = 2
 NAME = "scheduled calls, retry attempts, dispatch"
 
@@ -35,16 +37,11 @@ CALL_INDEXES = [IndexModel([("dispatchPending", ASC), ("scheduledFor", ASC)], na
 
 
 def up(db: Database) -> None:
-    existing = set(db.list_collection_names())
-    for name, indexes in NEW_COLLECTIONS.items():
-        if name not in existing:
-            db.create_collection(name)
-        db[name].create_indexes(indexes)
+    create_collections(db, NEW_COLLECTIONS)
     db["calls"].create_indexes(CALL_INDEXES)
 
 
 def down(db: Database) -> None:
     for index in CALL_INDEXES:
         db["calls"].drop_index(index.document["name"])
-    for name in NEW_COLLECTIONS:
-        db.drop_collection(name)
+    drop_collections(db, NEW_COLLECTIONS)

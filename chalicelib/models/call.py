@@ -4,12 +4,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, computed_field, field_validator
+from pydantic import Field, computed_field
 
 from .base import Document, InputModel, Stored, UtcDatetime
 from .call_status import CANCELLABLE, CallStatus, FailureReason, OutboundStatus
 from .free_form import FreeForm
-from .policy import NEVER_RETRIED, BusinessHours, RetryPolicy, check_timezone
+from .policy import NEVER_RETRIED, BusinessHours, RetryPolicy, TimezoneName
 from .schedule import RecurringInput
 
 
@@ -78,15 +78,10 @@ class CallCreate(InputModel):
     metadata: FreeForm | None = None
     # When: an instant with an offset, or a local date-time with `timezone`.
     scheduled_for: datetime | None = None
-    timezone: str | None = Field(None, max_length=64)
+    timezone: TimezoneName | None = None
     business_hours: BusinessHours | None = None
     recurring: RecurringInput | None = None
     retry_policy: RetryPolicy | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        return check_timezone(value)
 
 
 class CallEvent(Stored):

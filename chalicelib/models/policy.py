@@ -4,7 +4,9 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, field_validator
 
 from .base import CamelModel
 from .call_status import FailureReason
@@ -27,13 +29,16 @@ def check_timezone(value: str | None) -> str | None:
     return value
 
 
+TimezoneName = Annotated[str, Field(max_length=64), AfterValidator(check_timezone)]
+
+
 class BusinessHours(CamelModel):
     """An allowed calling window (seed 000 ScheduledCall.businessHours). Without
     a timezone it is read in the callee's local time."""
 
     start: str = Field(description="HH:MM")
     end: str = Field(description="HH:MM; earlier than start means the window ends the next day")
-    timezone: str | None = None
+    timezone: TimezoneName | None = None
     days_of_week: list[int] = Field(default_factory=lambda: list(range(7)), min_length=1, max_length=7,
                                     description="0=Sunday … 6=Saturday")
 
@@ -43,11 +48,6 @@ class BusinessHours(CamelModel):
         if not HHMM.match(value):
             raise ValueError("must be HH:MM (00:00-23:59)")
         return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        return check_timezone(value)
 
     @field_validator("days_of_week")
     @classmethod

@@ -9,7 +9,7 @@ from pydantic import Field, computed_field, field_validator, model_validator
 
 from .base import CamelModel, Document, InputModel, UtcDatetime
 from .free_form import FreeForm
-from .policy import BusinessHours, check_timezone
+from .policy import BusinessHours, TimezoneName
 
 
 class ScheduleStatus(StrEnum):
@@ -92,11 +92,6 @@ class ScheduledCallUpdate(InputModel):
     the series from then on)."""
 
     scheduled_for: datetime = Field(None)
-    timezone: str | None = Field(None, max_length=64)
+    timezone: TimezoneName | None = None
     business_hours: BusinessHours | None = None
     metadata: FreeForm | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        return check_timezone(value)
