@@ -15,8 +15,10 @@ from .repositories.idempotency import IdempotencyRepository
 from .services.agents import AgentService
 from .services.call_progress import CallProgressService
 from .services.calls import CallService
+from .repositories.api_keys import ApiKeyRepository
 from .repositories.retries import RetryRepository
 from .repositories.schedules import ScheduleRepository
+from .services.api_keys import ApiKeyService
 from .services.dialing import DialService
 from .services.events import EventLog
 from .services.retries import RetryService
@@ -52,6 +54,14 @@ class Container:
     @cached_property
     def idempotency(self) -> IdempotencyRepository:
         return IdempotencyRepository(self.db)
+
+    @cached_property
+    def api_keys(self) -> ApiKeyRepository:
+        return ApiKeyRepository(self.db)
+
+    @cached_property
+    def api_key_service(self) -> ApiKeyService:
+        return ApiKeyService(self.api_keys)
 
     @cached_property
     def schedules(self) -> ScheduleRepository:

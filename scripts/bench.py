@@ -27,6 +27,7 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
+http = requests.Session()   # carries the local stack's API key
 
 
 @contextmanager
@@ -52,6 +53,7 @@ def local_stack(*, env_extra: dict[str, str] | None = None, schedule_interval: f
         if api is None:
             process.kill()
             raise SystemExit("the local stack did not start")
+        http.headers["Authorization"] = f"Bearer {(Path(data_dir) / 'dev-api-key').read_text().strip()}"
         try:
             yield api, simulator
         finally:
@@ -70,7 +72,7 @@ def dispatch_lag(calls: int, lookahead: int) -> dict[str, list[float]]:
     """Lags in seconds (positive = late) of: the dial message being sent, the
     dialer starting the call, and the carrier being asked to dial."""
     with local_stack(env_extra={"SCHEDULER_LOOKAHEAD_SECONDS": str(lookahead)}) as (api, simulator):
-        agent = requests.post(f"{api}/agents", json={"name": "Bench", "businessHours": {"start": "00:00",
+        agent = http.post(f"{api}/agents", json={"name": "Bench", "businessHours": {"start": "00:00",
                                                                                           "end": "00:00"}}).json()
         # All due within one minute that starts after the first scheduler run
         # has had time to come round; numbers are unique so carrier calls map back.
@@ -81,7 +83,7 @@ def dispatch_lag(calls: int, lookahead: int) -> dict[str, list[float]]:
 
         def create(item):
             number, at = item
-            response = requests.post(f"{api}/calls", json={"to": number, "agentId": agent["id"],
+            response = http.post(f"{api}/calls", json={"to": number, "agentId": agent["id"],
                                                             "scheduledFor": at.isoformat()}, timeout=30)
             response.raise_for_status()
             call = response.json()
@@ -109,7 +111,7 @@ def dispatch_lag(calls: int, lookahead: int) -> dict[str, list[float]]:
                 lags["carrier asked"].append((created - due[number][1]).total_seconds())
         for number in rng.sample(sorted(due), min(200, len(due))):
             call_id, at = due[number]
-            events = requests.get(f"{api}/calls/{call_id}", timeout=30).json()["events"]
+            events = http.get(f"{api}/calls/{call_id}", timeout=30).json()["events"]
             for name, event_type in (("message sent", "dispatched"), ("dialer started", "dialed")):
                 stamps = [e["timestamp"] for e in events if e["eventType"] == event_type]
                 if stamps:

@@ -89,11 +89,45 @@ def sqs(app_env):
         yield client
 
 
+class KeyedHTTP:
+    """The Chalice test HTTP client, sending an API key with every request."""
+
+    def __init__(self, http, key: str | None):
+        self._http = http
+        self.key = key
+
+    def request(self, method, path, headers=None, body=b""):
+        headers = dict(headers or {})
+        if self.key and not any(h.lower() in ("authorization", "x-api-key") for h in headers):
+            headers["authorization"] = f"Bearer {self.key}"
+        return self._http.request(method, path, headers=headers, body=body)
+
+    def __getattr__(self, method):
+        return lambda path, **kwargs: self.request(method.upper(), path, **kwargs)
+
+
+class KeyedClient:
+    def __init__(self, client, key: str):
+        self._client = client
+        self.http = KeyedHTTP(client.http, key)
+        self.lambda_ = client.lambda_
+        self.events = client.events
+
+
+def make_key(*scopes: str) -> str:
+    from chalicelib.container import get_container
+    from chalicelib.models.api_key import Scope
+
+    _, secret = get_container().api_key_service.create("test", [Scope(s) for s in scopes])
+    return secret
+
+
 @pytest.fixture
 def client(app_env, sqs):
+    """The app through Chalice's test client, with an admin API key."""
     from chalice.test import Client
 
     from app import app
 
     with Client(app, stage_name="local", project_dir=str(ROOT)) as test_client:
-        yield test_client
+        yield KeyedClient(test_client, make_key("admin"))

@@ -142,6 +142,9 @@ def start(args, stack: Stack) -> None:
         stack.say(f"  carrier simulator            {env['SIMULATOR_URL']}  (calls: GET /_sim/calls)")
 
     migrate(env)
+    key_file = data_dir / "dev-api-key"
+    subprocess.run([sys.executable, "-m", "scripts.devstack.devkey", str(key_file)], cwd=ROOT, env=env,
+                   check=True, stdout=subprocess.DEVNULL)
     chalice = str(Path(sys.executable).with_name("chalice"))
     stack.spawn("api", [chalice, "local", "--host", "127.0.0.1", "--port", str(api_port), "--stage", "local",
                         "--no-autoreload"], env)
@@ -151,6 +154,7 @@ def start(args, stack: Stack) -> None:
     stack.api_url = f"http://127.0.0.1:{api_port}"
     stack.say(f"  worker (SQS + schedules)     logs in {stack.logs}")
     stack.say(f"\noutdial API: {stack.api_url}   (Ctrl-C stops everything)")
+    stack.say(f"API key (admin, local only): {key_file.read_text().strip()}   also in {key_file}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,9 +23,10 @@ def stack(tmp_path_factory):
     if os.environ.get("MONGODB_URI"):
         env["MONGODB_URI"] = os.environ["MONGODB_URI"]
         env["MONGODB_DB"] = f"e2e_{os.getpid()}"
+    data_dir = tmp_path_factory.mktemp("stack")
     process = subprocess.Popen(
         [sys.executable, "-m", "scripts.devstack", "--ephemeral-ports", "--data-dir",
-         str(tmp_path_factory.mktemp("stack")), "--time-scale", "0.05", "--schedule-interval", "1"],
+         str(data_dir), "--time-scale", "0.05", "--schedule-interval", "1"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     api = None
     lines = []
@@ -41,16 +42,24 @@ def stack(tmp_path_factory):
     if api is None:
         process.kill()
         pytest.fail("local stack did not start:\n" + "".join(lines))
-    yield api, process
+    yield api, process, (data_dir / "dev-api-key").read_text().strip()
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
 
 
-def wait_final(api: str, call_id: str, timeout: float = 30) -> dict:
+@pytest.fixture(scope="module")
+def http(stack):
+    """Requests carrying the stack's development API key."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {stack[2]}"
+    return session
+
+
+def wait_final(http, api: str, call_id: str, timeout: float = 30) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        call = requests.get(f"{api}/calls/{call_id}", timeout=5).json()
+        call = http.get(f"{api}/calls/{call_id}", timeout=5).json()
         if call["status"] in ("completed", "failed", "cancelled"):
             return call
         time.sleep(0.2)
@@ -58,24 +67,24 @@ def wait_final(api: str, call_id: str, timeout: float = 30) -> dict:
 
 
 @pytest.fixture(scope="module")
-def agent(stack):
-    api, _ = stack
+def agent(stack, http):
+    api, _, _ = stack
     # Calling hours around the clock, so the test passes at any time of day.
-    response = requests.post(f"{api}/agents", json={"name": "Ava", "company": "Acme",
+    response = http.post(f"{api}/agents", json={"name": "Ava", "company": "Acme",
                                                      "businessHours": {"start": "00:00", "end": "00:00"}}, timeout=5)
     assert response.status_code == 201, response.text
     return response.json()
 
 
-def place(api, agent, to):
-    response = requests.post(f"{api}/calls", json={"to": to, "agentId": agent["id"]}, timeout=5)
+def place(http, api, agent, to):
+    response = http.post(f"{api}/calls", json={"to": to, "agentId": agent["id"]}, timeout=5)
     assert response.status_code == 202, response.text
     return response.json()
 
 
-def test_a_call_is_placed_answered_and_completed(stack, agent):
-    api, _ = stack
-    call = wait_final(api, place(api, agent, "(415) 555-2671")["id"])
+def test_a_call_is_placed_answered_and_completed(stack, http, agent):
+    api, _, _ = stack
+    call = wait_final(http, api, place(http, api, agent, "(415) 555-2671")["id"])
     assert (call["status"], call["outboundStatus"], call["answeredBy"]) == ("completed", "connected", "human")
     assert call["duration"] > 0 and call["providerCallSid"].startswith("CA")
     applied = [e["eventType"] for e in call["events"] if e["applied"]]
@@ -84,40 +93,47 @@ def test_a_call_is_placed_answered_and_completed(stack, agent):
     assert all(e["source"] in ("api", "internal", "simulated") for e in call["events"])
 
 
-def test_a_busy_number_fails_as_busy(stack, agent):
-    api, _ = stack
-    call = wait_final(api, place(api, agent, "+1 415 555 0002")["id"])
+def test_a_busy_number_fails_as_busy(stack, http, agent):
+    api, _, _ = stack
+    call = wait_final(http, api, place(http, api, agent, "+1 415 555 0002")["id"])
     assert (call["status"], call["outboundStatus"], call["failureReason"]) == ("failed", "busy", "busy")
     assert [e["eventType"] for e in call["events"] if e["applied"]] == ["created", "dispatched", "dialed", "ringing",
                                                                        "busy", "retry_scheduled"]
-    [attempt] = requests.get(f"{api}/calls/{call['id']}/retries", timeout=5).json()["items"]
+    [attempt] = http.get(f"{api}/calls/{call['id']}/retries", timeout=5).json()["items"]
     assert (attempt["attemptNumber"], attempt["status"], attempt["failureReason"]) == (1, "pending", "busy")
 
 
-def test_an_invalid_number_at_the_carrier_fails_without_callbacks(stack, agent):
-    api, _ = stack
-    call = wait_final(api, place(api, agent, "+1 415 555 0001")["id"])
+def test_an_invalid_number_at_the_carrier_fails_without_callbacks(stack, http, agent):
+    api, _, _ = stack
+    call = wait_final(http, api, place(http, api, agent, "+1 415 555 0001")["id"])
     assert (call["status"], call["failureReason"]) == ("failed", "invalid_number")
 
 
-def test_a_call_scheduled_five_seconds_ahead_is_dialed_on_time(stack, agent):
-    api, _ = stack
+def test_a_call_scheduled_five_seconds_ahead_is_dialed_on_time(stack, http, agent):
+    api, _, _ = stack
     due = datetime.now(timezone.utc) + timedelta(seconds=5)
-    response = requests.post(f"{api}/calls", json={"to": "+1 415 555 2672", "agentId": agent["id"],
+    response = http.post(f"{api}/calls", json={"to": "+1 415 555 2672", "agentId": agent["id"],
                                                    "scheduledFor": due.isoformat()}, timeout=5)
     assert response.status_code == 202, response.text
     call = response.json()
     assert call["status"] == "initiated" and call["scheduleId"]
     time.sleep(2)
-    assert requests.get(f"{api}/calls/{call['id']}", timeout=5).json().get("providerCallSid") is None  # not early
-    final = wait_final(api, call["id"])
+    assert http.get(f"{api}/calls/{call['id']}", timeout=5).json().get("providerCallSid") is None  # not early
+    final = wait_final(http, api, call["id"])
     assert final["status"] == "completed"
     dialed = datetime.fromisoformat(next(e for e in final["events"] if e["eventType"] == "dialed")["timestamp"])
     assert timedelta(0) <= dialed - due < timedelta(seconds=3)
 
 
+def test_the_api_refuses_requests_without_the_key(stack):
+    api, _, _ = stack
+    response = requests.get(f"{api}/calls", timeout=5)
+    assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
+    assert requests.get(f"{api}/health", timeout=5).status_code == 200
+
+
 def test_ctrl_c_stops_everything(stack):
-    api, process = stack
+    api, process, _ = stack
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=30) == 0
     with pytest.raises(requests.ConnectionError):
