@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from functools import lru_cache
+
 from chalice import Blueprint
 
 from ..container import get_container
@@ -13,3 +15,16 @@ bp = Blueprint(__name__)
 def health():
     get_container().db.command("ping")
     return json_response({"status": "ok"})
+
+
+@bp.route("/openapi.json", methods=["GET"])
+@api_errors
+def openapi():
+    return json_response(openapi_document())
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict:
+    from .openapi import build   # built on first request, not at cold start
+
+    return build()
