@@ -9,11 +9,13 @@ from chalice import Chalice, Rate
 from chalicelib.api import agents, calls, health, scheduled_calls, webhooks
 from chalicelib.api.auth import require_api_key
 from chalicelib.api.http import uniform_errors
+from chalicelib import logs
 from chalicelib.container import get_container
 from chalicelib.queues import DIAL_QUEUE
 from chalicelib.services.dialing import QueueMessage
 
 app = Chalice(app_name="outdial")
+logs.configure()
 app.register_middleware(uniform_errors, "http")
 app.register_middleware(require_api_key, "http")
 for blueprint in (health.bp, agents.bp, calls.bp, scheduled_calls.bp, webhooks.bp):

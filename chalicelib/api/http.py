@@ -15,6 +15,7 @@ from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 
 from ..errors import AppError, BadRequest, ServiceUnavailable, ValidationFailed
 from ..repositories.base import InvalidCursor
+from ..logs import log_context
 from ..settings import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -154,8 +155,11 @@ def page_body(page, render: Callable[[Any], dict]) -> dict:
 
 def uniform_errors(event, get_response):
     """HTTP middleware: errors Chalice produces itself (415, 405, 400 on
-    binary negotiation) get the same JSON shape as ours."""
-    response = get_response(event)
+    binary negotiation) get the same JSON shape as ours; every log line of the
+    request carries its id."""
+    request_id = (getattr(event, "context", None) or {}).get("requestId")
+    with log_context(requestId=request_id):
+        response = get_response(event)
     if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
         code = _snake(response.body["Code"])
         response.body = {"error": {"code": code, "message": response.body.get("Message", "")}}

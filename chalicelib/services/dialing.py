@@ -18,6 +18,7 @@ from ..repositories.agents import AgentRepository
 from ..repositories.call_events import CallEventRepository
 from ..repositories.calls import CallRepository
 from . import calling_hours
+from ..logs import log_context
 from .events import EventLog
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,9 @@ class DialService:
         failed = []
         for message in messages:
             try:
-                self.dial(parse_dial_message(message.body))
+                call_id = parse_dial_message(message.body)
+                with log_context(callId=call_id, messageId=message.message_id):
+                    log.info("dial %s", self.dial(call_id))
             except Exception:
                 log.exception("dial message %s failed", message.message_id)
                 failed.append(message.message_id)
