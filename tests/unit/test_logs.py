@@ -21,7 +21,7 @@ def lines():
 
 
 def test_one_json_object_per_line_with_context(lines):
-    log = logging.getLogger("outdial.test")
+    log = logging.getLogger("tests.logs")
     with logs.log_context(requestId="req-1"):
         with logs.log_context(callId="call_1"):
             log.info("dialed", extra={"attempt": 2})
@@ -33,7 +33,7 @@ def test_one_json_object_per_line_with_context(lines):
 
 
 def test_numbers_keys_and_tokens_never_reach_the_log(lines):
-    log = logging.getLogger("outdial.test")
+    log = logging.getLogger("tests.logs")
     secret_token = "0123456789abcdef0123456789abcdef"
     log.warning("to +14155552671 from +442079460958 key odk_AbCdEf123456 header Bearer abc.def token %s",
                 secret_token, extra={"headers": {"Authorization": "Bearer odk_xyz", "x-api-key": "odk_q"},
