@@ -12,7 +12,8 @@ from .. import clock
 from ..clock import EPOCH
 from ..models.call import Call
 from ..models.call_status import CallStatus
-from ..providers.base import DialRequest, OutcomeUnknown, ProviderError, ProviderRejected, TelephonyProvider
+from ..providers.base import (DialRequest, DialResult, OutcomeUnknown, ProviderError, ProviderRejected,
+                              ProviderUnavailable, RateLimited, TelephonyProvider)
 from ..queues import DialQueue, QueueUnavailable, parse_dial_message
 from ..repositories.agents import AgentRepository
 from ..repositories.call_events import CallEventRepository
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 UNDIALED_GRACE = timedelta(minutes=2)
 # SQS delays are whole seconds; a message this early is on time.
 EARLY_TOLERANCE = timedelta(seconds=2)
+# Pauses between attempts at the carrier within one dial (then the call fails
+# and the retry policy takes over, minutes later).
+PLACE_BACKOFF = (0.5, 2.0)
 
 
 class DialOutcome(StrEnum):
@@ -107,10 +111,9 @@ class DialService:
             time_limit_seconds=agent.config.max_call_duration,
         )
         try:
-            result = self._provider.place_call(request)
-        except OutcomeUnknown as exc:
+            result = self._place(request, call)
+        except OutcomeUnknown:
             # Keep the claim: when it expires the next attempt reconciles first.
-            self._event_log.record(call_id, "dial_outcome_unknown", reason=str(exc)[:500])
             raise
         except ProviderError as exc:
             self._fail(call_id, exc)
@@ -126,16 +129,40 @@ class DialService:
                                data={"to": until.isoformat()})
         return DialOutcome.DEFERRED
 
+    def _place(self, request: DialRequest, call: Call) -> DialResult:
+        """Ask the carrier, retrying what is safe to retry with backoff: a
+        request that never arrived (5xx, refused connection, rate limit), or
+        one whose outcome is unknown after asking the carrier whether the call
+        exists (it may have been placed: then it is ours)."""
+        error: ProviderError | None = None
+        for attempt, pause in enumerate((*PLACE_BACKOFF, None)):
+            try:
+                return self._provider.place_call(request)
+            except (ProviderUnavailable, RateLimited) as exc:
+                error = exc
+            except OutcomeUnknown as exc:
+                error = exc
+                self._event_log.record(call.id, "dial_outcome_unknown", reason=str(exc)[:500])
+                placed = self._unowned_calls(call)
+                if placed:
+                    return DialResult(provider_call_sid=placed[0])
+            self._event_log.record(call.id, "dial_retry", reason=str(error)[:500], data={"attempt": attempt + 1})
+            if pause is not None:
+                self._sleep(pause)
+        raise error
+
+    def _unowned_calls(self, call: Call) -> list[str]:
+        since = call.dial_claimed_at or call.created_at
+        return [sid for sid in self._provider.find_calls(to=call.to, from_=call.from_, since=since)
+                if self._calls.find_by_provider_sid(sid) is None]
+
     def _adopt_earlier_attempt(self, call) -> bool:
         """An earlier claim expired without recording a carrier call; that
         worker may have placed it before dying. Adopt such a call (one from the
         same caller ID to the same number since the first claim, not owned by
         another of our calls) instead of dialing the person again."""
-        for sid in self._provider.find_calls(to=call.to, from_=call.from_, since=call.dial_claimed_at):
-            if self._calls.find_by_provider_sid(sid) is None and self._record_dialed(
-                    call.id, sid, event_type="dial_reconciled"):
-                return True
-        return False
+        return any(self._record_dialed(call.id, sid, event_type="dial_reconciled")
+                   for sid in self._unowned_calls(call))
 
     def _record_dialed(self, call_id: str, provider_call_sid: str, *, event_type: str) -> bool:
         call = self._calls.record_dialed(call_id, provider=self._provider.name,

@@ -25,8 +25,17 @@ def provider(app_env):
     fake = FakeProvider()
     container = Container()
     container._providers["simulated"] = fake
+    container.dial_service._sleep = RecordedSleep()   # tests do not wait out backoffs
     set_container(container)
     return fake
+
+
+class RecordedSleep:
+    def __init__(self):
+        self.pauses = []
+
+    def __call__(self, seconds):
+        self.pauses.append(seconds)
 
 
 @pytest.fixture

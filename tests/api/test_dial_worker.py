@@ -68,22 +68,63 @@ def test_rate_limited_is_a_retryable_failure(client, agent, provider):
     assert (stored["status"], stored["failureReason"], stored["canRetry"]) == ("failed", "rate_limited", True)
 
 
-def test_unknown_outcome_is_reconciled_before_any_second_dial(client, agent, provider):
+def test_a_timeout_after_the_carrier_placed_the_call_is_reconciled_not_redialed(client, agent, provider):
     provider.error = OutcomeUnknown("read timeout")
-    provider.place_even_if_error = True          # the carrier did place it
+    provider.place_even_if_error = True          # the carrier did place it; its answer was lost
+    call = create_call(client, agent)
+    assert invoke(client, message(call)) == {"batchItemFailures": []}
+    assert len(provider.placed) == 1
+    stored = body(client.http.get(f"/calls/{call['id']}"))
+    assert stored["providerCallSid"] == provider.calls_by_number["+14155552671"][0]
+    assert [e["eventType"] for e in stored["events"]][-2:] == ["dial_outcome_unknown", "dialed"]
+
+
+class FlakyCarrier:
+    """Fails the first `failures` requests with `error`, then behaves."""
+
+    def __init__(self, provider, error, failures):
+        self.provider, self.error, self.failures = provider, error, failures
+
+    def __call__(self, request):
+        if self.failures:
+            self.failures -= 1
+            raise self.error
+
+
+def test_carrier_5xx_is_retried_with_backoff(client, agent, provider):
+    from chalicelib.providers.base import ProviderUnavailable
+
+    provider.on_place = FlakyCarrier(provider, ProviderUnavailable("Twilio 503"), failures=2)
+    call = create_call(client, agent)
+    assert invoke(client, message(call)) == {"batchItemFailures": []}
+    stored = body(client.http.get(f"/calls/{call['id']}"))
+    assert stored["providerCallSid"] and len(provider.placed) == 1
+    assert [e["eventType"] for e in stored["events"]][-3:] == ["dial_retry", "dial_retry", "dialed"]
+    assert get_container().dial_service._sleep.pauses == [0.5, 2.0]
+
+
+def test_carrier_down_for_good_fails_the_call_for_the_retry_policy(client, agent, provider):
+    from chalicelib.providers.base import ProviderUnavailable
+
+    provider.on_place = FlakyCarrier(provider, ProviderUnavailable("Twilio 503"), failures=3)
+    call = create_call(client, agent)
+    invoke(client, message(call))
+    stored = body(client.http.get(f"/calls/{call['id']}"))
+    assert (stored["status"], stored["failureReason"], stored["canRetry"]) == ("failed", "api_unavailable", True)
+    assert provider.placed == []
+
+
+def test_unknown_outcome_with_nothing_placed_keeps_the_claim_and_reconciles_later(client, agent, provider):
+    provider.error = OutcomeUnknown("read timeout")
     call = create_call(client, agent)
     assert invoke(client, message(call)) == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
+    assert provider.placed == []
+    assert invoke(client, message(call)) == {"batchItemFailures": []}     # redelivered: the claim holds
     provider.error = None
-
-    assert invoke(client, message(call)) == {"batchItemFailures": []}   # redelivered while the claim holds
-    assert len(provider.placed) == 1
     with clock.use(clock.FrozenClock(clock.now())) as frozen:
         frozen.advance(seconds=61)                                       # the claim expired
         invoke(client, message(call))
-    assert len(provider.placed) == 1                                     # adopted, not re-dialed
-    stored = body(client.http.get(f"/calls/{call['id']}"))
-    assert stored["providerCallSid"] == provider.calls_by_number["+14155552671"][0]
-    assert [e["eventType"] for e in stored["events"]][-2:] == ["dial_outcome_unknown", "dial_reconciled"]
+    assert len(provider.placed) == 1
 
 
 def test_expired_claim_with_nothing_placed_dials_again(client, agent, provider):
