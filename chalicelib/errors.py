@@ -35,6 +35,10 @@ class Conflict(AppError):
     status, code = 409, "conflict"
 
 
+class PayloadTooLarge(AppError):
+    status, code = 413, "payload_too_large"
+
+
 class ValidationFailed(AppError):
     status, code = 422, "validation_error"
 

@@ -13,7 +13,7 @@ from chalice import Response
 from pydantic import BaseModel, ValidationError
 from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 
-from ..errors import AppError, BadRequest, ServiceUnavailable, ValidationFailed
+from ..errors import AppError, BadRequest, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from ..repositories.base import InvalidCursor
 from ..logs import log_context
 from ..settings import ConfigurationError
@@ -23,6 +23,7 @@ M = TypeVar("M", bound=BaseModel)
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 25
+MAX_BODY_BYTES = 256 * 1024   # JSON request bodies; bulk imports have their own limits
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -65,6 +66,8 @@ def parse_body(request, model: type[M]) -> M:
         raise BadRequest("the request body is not valid UTF-8") from None
     if not raw:
         raise BadRequest("a JSON request body is required")
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the request body is larger than {MAX_BODY_BYTES // 1024} KB")
     try:
         data = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError):

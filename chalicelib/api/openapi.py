@@ -124,7 +124,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["code", "message"],
     "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}}}}
-REASONS = {400: "Malformed request", 401: "No or unknown API key", 403: "Missing scope, or a bad carrier signature",
+REASONS = {400: "Malformed request", 413: "Request body too large", 401: "No or unknown API key", 403: "Missing scope, or a bad carrier signature",
            404: "Unknown id", 409: "Not allowed in the current state", 415: "Unsupported content type",
            422: "Invalid field (named in error.field)", 503: "Database unavailable (Retry-After)"}
 
@@ -184,7 +184,7 @@ def _operation(op: Operation) -> dict:
     else:
         spec["responses"][str(op.ok)] = {"description": "OK", "content": {"application/json": {
             "schema": op.response or {}}}}
-    errors = set(op.errors) | ({400, 415} if op.request is not None else set())
+    errors = set(op.errors) | ({400, 413, 415} if op.request is not None else set())
     for status in sorted(errors):
         spec["responses"][str(status)] = {"description": REASONS[status], "content": {"application/json": {
             "schema": {"$ref": "#/components/schemas/Error"}}}}
