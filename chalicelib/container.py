@@ -21,6 +21,7 @@ from .repositories.schedules import ScheduleRepository
 from .services.api_keys import ApiKeyService
 from .services.dialing import DialService
 from .services.events import EventLog
+from .services.idempotency import Idempotency
 from .services.retries import RetryService
 from .services.scheduling import Dispatcher, Scheduler, ScheduleService
 from .settings import Settings, get_settings
@@ -104,12 +105,17 @@ class Container:
     # -- services
     @cached_property
     def agent_service(self) -> AgentService:
-        return AgentService(self.agents, default_region=self.settings.default_region)
+        return AgentService(self.agents, idempotency=self.idempotency_service,
+                            default_region=self.settings.default_region)
+
+    @cached_property
+    def idempotency_service(self) -> Idempotency:
+        return Idempotency(self.idempotency)
 
     @cached_property
     def call_service(self) -> CallService:
         return CallService(calls=self.calls, events=self.call_events, agents=self.agents,
-                           idempotency=self.idempotency, schedules=self.schedules, dispatcher=self.dispatcher,
+                           idempotency=self.idempotency_service, schedules=self.schedules, dispatcher=self.dispatcher,
                            retries=self.retry_service, provider_factory=self.provider,
                            default_region=self.settings.default_region,
                            default_from_number=self.settings.twilio_from_number)

@@ -4,6 +4,7 @@ from chalice import Blueprint
 
 from ..container import get_container
 from ..models.agent import AgentCreate, AgentUpdate
+from ..services.idempotency import check_key
 from .http import api_errors, json_response, page_body, page_params, parse_body, query
 
 bp = Blueprint(__name__)
@@ -12,8 +13,11 @@ bp = Blueprint(__name__)
 @bp.route("/agents", methods=["POST"])
 @api_errors
 def create_agent():
-    data = parse_body(bp.current_request, AgentCreate)
-    return json_response(get_container().agent_service.create(data).to_api(), status=201)
+    request = bp.current_request
+    key = check_key(request.headers.get("idempotency-key"))
+    data = parse_body(request, AgentCreate)
+    agent, replayed = get_container().agent_service.create(data, idempotency_key=key)
+    return json_response(agent.to_api(), status=201, headers={"Idempotent-Replayed": "true"} if replayed else None)
 
 
 @bp.route("/agents", methods=["GET"])

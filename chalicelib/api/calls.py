@@ -8,20 +8,18 @@ from ..models.call import CallCreate
 from ..models.call_status import CallStatus
 from ..phone import to_e164
 from ..repositories.calls import CallFilter
+from ..services.idempotency import check_key
 from .http import api_errors, json_response, page_body, page_params, parse_body, query, query_datetime
 
 bp = Blueprint(__name__)
 
-MAX_IDEMPOTENCY_KEY = 255
 
 
 @bp.route("/calls", methods=["POST"])
 @api_errors
 def create_call():
     request = bp.current_request
-    key = request.headers.get("idempotency-key")
-    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
-        raise ValidationFailed(f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters", field="Idempotency-Key")
+    key = check_key(request.headers.get("idempotency-key"))
     data = parse_body(request, CallCreate)
     created = get_container().call_service.create(data, idempotency_key=key)
     headers = {"Idempotent-Replayed": "true"} if created.replayed else None

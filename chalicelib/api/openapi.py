@@ -63,7 +63,8 @@ RETRIES = {"type": "object", "properties": {
 HEALTH = {"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}
 WEBHOOK_ACK = {"type": "object", "properties": {"callId": ID, "status": {"type": "string"}}}
 IDEMPOTENCY_KEY = Param("Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 255},
-                        "the same key returns the same call, never a second one", where="header")
+                        "a replay with the same body returns what the first request created, never a second one; "
+                        "the same key with another body is 422", where="header")
 
 
 def path_id(name: str) -> Param:
@@ -75,7 +76,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                                   security=False, errors=(503,)),
     ("GET", "/openapi.json"): Operation("This document", "system", response={"type": "object"}, security=False,
                                         errors=()),
-    ("POST", "/agents"): Operation("Create an agent", "agents", 201, AgentCreate, ref(Agent)),
+    ("POST", "/agents"): Operation("Create an agent", "agents", 201, AgentCreate, ref(Agent),
+                                   headers=(IDEMPOTENCY_KEY,)),
     ("GET", "/agents"): Operation("List agents, newest first", "agents", response=page_of(Agent), params=PAGE),
     ("GET", "/agents/{agent_id}"): Operation("Read an agent", "agents", response=ref(Agent),
                                              params=(path_id("agent_id"),), errors=(401, 403, 404, 503)),

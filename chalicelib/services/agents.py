@@ -9,17 +9,24 @@ from ..models.agent import Agent, AgentConfig, AgentCreate, AgentUpdate, ElevenL
 from ..phone import to_e164
 from ..repositories.agents import AgentRepository
 from ..repositories.base import Page
+from .idempotency import Idempotency
 
 
 class AgentService:
-    def __init__(self, agents: AgentRepository, *, default_region: str):
+    def __init__(self, agents: AgentRepository, *, idempotency: Idempotency, default_region: str):
         self._agents = agents
+        self._idempotency = idempotency
         self._region = default_region
 
-    def create(self, data: AgentCreate) -> Agent:
+    def create(self, data: AgentCreate, *, idempotency_key: str | None = None) -> tuple[Agent, bool]:
+        """The agent, and whether an earlier request with the same key made it."""
+        agent_id, seen = self._idempotency.claim("agents", idempotency_key, data.model_dump(mode="json"),
+                                                 new_id("agt"))
+        if seen and (existing := self._agents.get(agent_id)):
+            return existing, True
         now = clock.now()
         agent = Agent(
-            id=new_id("agt"),
+            id=agent_id,
             created_at=now,
             updated_at=now,
             name=data.name,
@@ -31,7 +38,7 @@ class AgentService:
             retry_policy=data.retry_policy,
         )
         self._agents.insert(agent)
-        return agent
+        return agent, False
 
     def get(self, agent_id: str) -> Agent:
         agent = self._agents.get(agent_id)

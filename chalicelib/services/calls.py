@@ -1,8 +1,6 @@
 """Placing, reading and cancelling calls."""
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass
 
@@ -19,9 +17,9 @@ from ..repositories.agents import AgentRepository
 from ..repositories.base import Page
 from ..repositories.call_events import CallEventRepository
 from ..repositories.calls import CallFilter, CallRepository
-from ..repositories.idempotency import IdempotencyRepository
 from ..repositories.schedules import ScheduleRepository
 from .events import EventLog
+from .idempotency import Idempotency
 from .retries import RetryService
 from .scheduling import Dispatcher
 from .when import When, resolve_when
@@ -37,7 +35,7 @@ class CreatedCall:
 
 class CallService:
     def __init__(self, *, calls: CallRepository, events: CallEventRepository, agents: AgentRepository,
-                 idempotency: IdempotencyRepository, schedules: ScheduleRepository, dispatcher: Dispatcher,
+                 idempotency: Idempotency, schedules: ScheduleRepository, dispatcher: Dispatcher,
                  retries: RetryService, provider_factory, default_region: str, default_from_number: str | None):
         self._calls = calls
         self._events = events
@@ -65,19 +63,11 @@ class CallService:
         if data.recurring and when is None:
             raise ValidationFailed("a recurring call needs scheduledFor", field="scheduledFor")
 
-        call_id = new_id("call")
-        if idempotency_key:
-            request_hash = _fingerprint(data.model_dump(mode="json", by_alias=True) | {"to": to})
-            earlier = self._idempotency.reserve(f"calls:{idempotency_key}", request_hash=request_hash,
-                                                resource_id=call_id, now=now)
-            if earlier is not None:
-                if earlier.request_hash != request_hash:
-                    raise ValidationFailed("this Idempotency-Key was already used with a different request",
-                                           field="Idempotency-Key")
-                existing = self._calls.get(earlier.resource_id)
-                if existing is not None:
-                    return CreatedCall(existing, replayed=True)
-                call_id = earlier.resource_id  # the first attempt died before storing its call
+        call_id, seen = self._idempotency.claim("calls", idempotency_key,
+                                                data.model_dump(mode="json", by_alias=True) | {"to": to},
+                                                new_id("call"))
+        if seen and (existing := self._calls.get(call_id)):
+            return CreatedCall(existing, replayed=True)
 
         due = when.instant if when else now
         call = Call(id=call_id, created_at=now, updated_at=now, to=to, agent_id=agent.id,
@@ -163,7 +153,3 @@ class CallService:
             raise Conflict("the call has already ended at the carrier", field="status") from None
         except ProviderError as exc:
             raise ServiceUnavailable(f"the carrier could not be reached to cancel the call: {exc}") from None
-
-
-def _fingerprint(body: dict) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()

@@ -80,3 +80,13 @@ def test_list_paginates_newest_first(client):
     listed = [a["id"] for p in (page1, page2, page3) for a in p["items"]]
     assert listed == list(reversed(ids))
     assert page3["nextCursor"] is None
+
+
+def test_idempotency_key_on_create(client, db):
+    first = post_json(client, "/agents", {"name": "Ava"}, headers={"Idempotency-Key": "agent-1"})
+    again = post_json(client, "/agents", {"name": "Ava"}, headers={"Idempotency-Key": "agent-1"})
+    assert first.status_code == again.status_code == 201
+    assert body(first) == body(again) and again.headers.get("Idempotent-Replayed") == "true"
+    assert db.agents.count_documents({}) == 1
+    other = post_json(client, "/agents", {"name": "Bo"}, headers={"Idempotency-Key": "agent-1"})
+    assert other.status_code == 422 and body(other)["error"]["field"] == "Idempotency-Key"
