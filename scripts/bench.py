@@ -1,6 +1,12 @@
 """Benchmarks. Figures are printed, not asserted: tests check behaviour.
 
     python scripts/bench.py dispatch [--calls 1000]
+    python scripts/bench.py load [--clients 4] [--webhooks-per-second 20] [--seconds 30]
+
+load: N concurrent clients create calls while M signed webhook callbacks per
+second (duplicates of real ones, which must change nothing) hit the webhook
+route, for a bounded time; then checks every created call reached a final
+state, and that the carrier was asked exactly once per call.
 
 dispatch: dispatch lag (from a call's scheduledFor to the carrier being asked
 to dial it) for N calls due within the same minute, through the whole local
@@ -135,12 +141,119 @@ def cmd_dispatch(args) -> None:
         print(f"    dialed early (carrier asked before scheduledFor): {sum(1 for x in lags['carrier asked'] if x < 0)}")
 
 
+def latency(values: list[float]) -> str:
+    ordered = sorted(values) or [0.0]
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]   # noqa: E731
+    return f"p50 {pick(0.5) * 1000:6.1f} ms  p99 {pick(0.99) * 1000:6.1f} ms  max {ordered[-1] * 1000:6.1f} ms"
+
+
+def cmd_load(args) -> None:
+    import threading
+    from urllib.parse import urlencode
+
+    from twilio.request_validator import RequestValidator
+
+    from scripts.devstack.__main__ import DEV_AUTH_TOKEN
+
+    print(f"load: {args.clients} clients creating calls, {args.webhooks_per_second} webhook callbacks/s, "
+          f"{args.seconds} s (local stack, 8 dial consumers)\n", flush=True)
+    with local_stack(consumers=8, time_scale=0.05, schedule_interval=5) as (api, simulator):
+        agent = http.post(f"{api}/agents", json={"name": "Load", "businessHours": {"start": "00:00",
+                                                                                     "end": "00:00"}}).json()
+        created: list[dict] = []
+        api_latency: list[float] = []
+        hook_latency: list[float] = []
+        hook_status: dict[int, int] = {}
+        errors: list[str] = []
+        lock = threading.Lock()
+        stop = time.monotonic() + args.seconds
+        numbers = iter(f"+1415{n:07d}" for n in range(5552000, 5559999) if not 1 <= n % 10000 <= 9)
+
+        def client() -> None:
+            session = requests.Session()
+            session.headers.update(http.headers)
+            while time.monotonic() < stop:
+                with lock:
+                    number = next(numbers)
+                started = time.monotonic()
+                response = session.post(f"{api}/calls", json={"to": number, "agentId": agent["id"]}, timeout=30)
+                elapsed = time.monotonic() - started
+                with lock:
+                    api_latency.append(elapsed)
+                    if response.status_code == 202:
+                        created.append(response.json())
+                    else:
+                        errors.append(f"{response.status_code} {response.text[:200]}")
+
+        def webhooks() -> None:
+            validator, session = RequestValidator(DEV_AUTH_TOKEN), requests.Session()
+            interval = 1 / max(1, args.webhooks_per_second)
+            while time.monotonic() < stop:
+                with lock:
+                    target = rng.choice(created) if created else None
+                if target is None:
+                    time.sleep(interval)
+                    continue
+                path = f"webhooks/twilio/status/{target['id']}"
+                params = {"CallSid": "CAduplicate", "CallStatus": "ringing", "To": target["to"]}
+                signature = validator.compute_signature(f"{api}/{path}", params)
+                started = time.monotonic()
+                response = session.post(f"{api}/{path}", data=urlencode(params), timeout=30, headers={
+                    "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+                with lock:
+                    hook_latency.append(time.monotonic() - started)
+                    hook_status[response.status_code] = hook_status.get(response.status_code, 0) + 1
+                time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+        rng = random.Random(3)
+        threads = [threading.Thread(target=client) for _ in range(args.clients)] + [threading.Thread(target=webhooks)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        print(f"  POST /calls          {len(api_latency) / args.seconds:6.1f} req/s   {latency(api_latency)}"
+              f"   errors: {len(errors)}")
+        print(f"  POST /webhooks/...   {len(hook_latency) / args.seconds:6.1f} req/s   {latency(hook_latency)}"
+              f"   statuses: {hook_status}")
+
+        deadline = time.monotonic() + 180
+        final = {}
+        while time.monotonic() < deadline:
+            final = {}
+            for call in created:
+                state = http.get(f"{api}/calls/{call['id']}", timeout=30).json()
+                if state["status"] in ("completed", "failed", "cancelled"):
+                    final[call["id"]] = state
+            if len(final) == len(created):
+                break
+            time.sleep(3)
+        placed = requests.get(f"{simulator}/_sim/calls", timeout=30).json()
+        per_number: dict[str, int] = {}
+        for carrier_call in placed:
+            per_number[carrier_call["to"]] = per_number.get(carrier_call["to"], 0) + 1
+        statuses: dict[str, int] = {}
+        for state in final.values():
+            statuses[state["status"]] = statuses.get(state["status"], 0) + 1
+        duplicates = sum(count - 1 for count in per_number.values() if count > 1)
+        never_dialed = sum(1 for call in created if call["to"] not in per_number)
+        print(f"\n  calls created: {len(created)}; final: {len(final)} {statuses}; "
+              f"not final after 180 s: {len(created) - len(final)}")
+        print(f"  carrier asked: {len(placed)} times for {len(per_number)} numbers; "
+              f"duplicate dials: {duplicates}; created but never dialed: {never_dialed}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     dispatch = commands.add_parser("dispatch", help="scheduled-call dispatch lag")
     dispatch.add_argument("--calls", type=int, default=1000)
     dispatch.set_defaults(run=cmd_dispatch)
+    load = commands.add_parser("load", help="API and webhook load, then exactly-once checks")
+    load.add_argument("--clients", type=int, default=4)
+    load.add_argument("--webhooks-per-second", type=int, default=20)
+    load.add_argument("--seconds", type=int, default=30)
+    load.set_defaults(run=cmd_load)
     args = parser.parse_args()
     args.run(args)
 

@@ -42,6 +42,10 @@ class CallProgressService:
             self._event_log.record(call_id, event_type, applied=False,
                                    reason="callback for a different provider call", **base)
             return call
+        if not call.provider_call_sid and call.dial_attempts == 0:
+            # We never asked a carrier for this call: nothing it says applies.
+            self._event_log.record(call_id, event_type, applied=False, reason="the call was never dialed", **base)
+            return call
         try:
             update = parse_status_callback(params)
         except UnknownCallStatus as exc:

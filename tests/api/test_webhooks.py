@@ -149,3 +149,14 @@ def test_repeated_form_fields_are_signed_and_kept(client, agent, provider):
     assert response.status_code == 200
     stored = body(client.http.get(f"/calls/{call['id']}"))
     assert stored["status"] == "ringing" and stored["events"][-1]["data"]["Tag"] == ["a", "b"]
+
+
+def test_a_callback_for_a_call_never_dialed_changes_nothing(client, agent, provider):
+    from tests.api.test_calls import create_call as create
+
+    call = create(client, agent)                    # dispatched, not yet dialed
+    assert twilio_callback(client, call["id"], "in-progress", "CAforged").status_code == 200
+    stored = body(client.http.get(f"/calls/{call['id']}"))
+    assert stored["status"] == "initiated"
+    assert stored["events"][-1]["reason"] == "the call was never dialed"
+    assert get_container().dial_service.dial(call["id"]) == "dialed"
