@@ -16,10 +16,12 @@ from .services.agents import AgentService
 from .services.call_progress import CallProgressService
 from .services.calls import CallService
 from .repositories.api_keys import ApiKeyRepository
+from .repositories.dnc import DncRepository
 from .repositories.retries import RetryRepository
 from .repositories.schedules import ScheduleRepository
 from .services.api_keys import ApiKeyService
 from .services.dialing import DialService
+from .services.dnc import DncService
 from .services.events import EventLog
 from .services.idempotency import Idempotency
 from .services.retries import RetryService
@@ -63,6 +65,14 @@ class Container:
     @cached_property
     def api_key_service(self) -> ApiKeyService:
         return ApiKeyService(self.api_keys)
+
+    @cached_property
+    def dnc(self) -> DncRepository:
+        return DncRepository(self.db)
+
+    @cached_property
+    def dnc_service(self) -> DncService:
+        return DncService(self.dnc, default_region=self.settings.default_region)
 
     @cached_property
     def schedules(self) -> ScheduleRepository:
@@ -118,14 +128,16 @@ class Container:
                            idempotency=self.idempotency_service, schedules=self.schedules, dispatcher=self.dispatcher,
                            retries=self.retry_service, provider_factory=self.provider,
                            default_region=self.settings.default_region,
-                           default_from_number=self.settings.twilio_from_number)
+                           default_from_number=self.settings.twilio_from_number,
+                           is_blocked=self.dnc_service.blocks)
 
     @cached_property
     def dial_service(self) -> DialService:
         return DialService(calls=self.calls, events=self.call_events, agents=self.agents,
                            provider=self.provider(), public_url=self.settings.public_url,
                            lease_seconds=self.settings.dial_lease_seconds,
-                           on_call_ended=self.retry_service.after_call_ended)
+                           on_call_ended=self.retry_service.after_call_ended,
+                           is_blocked=self.dnc_service.blocks)
 
     @cached_property
     def call_progress(self) -> CallProgressService:

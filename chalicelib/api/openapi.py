@@ -12,6 +12,7 @@ from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from ..models.agent import Agent, AgentCreate, AgentUpdate
 from ..models.call import Call, CallCreate, CallEvent
 from ..models.call_status import CallStatus
+from ..models.dnc import DncCreate, DncEntry
 from ..models.retry import RetryAttempt
 from ..models.schedule import ScheduledCall, ScheduledCallUpdate, ScheduleStatus
 
@@ -37,6 +38,7 @@ class Operation:
     errors: tuple[int, ...] = (401, 403, 422, 503)
     security: bool = True
     form: bool = False                  # a carrier webhook: form-encoded, signed
+    csv: bool = False                   # a text/csv upload
     headers: tuple[Param, ...] = field(default=())
 
 
@@ -61,6 +63,10 @@ RETRIES = {"type": "object", "properties": {
     "items": {"type": "array", "items": {"allOf": [ref(RetryAttempt), {"type": "object", "properties": {
         "retryCall": {"anyOf": [ref(Call), {"type": "null"}]}}}]}}}}
 HEALTH = {"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}
+IMPORT_REPORT = {"type": "object", "properties": {
+    "rows": {"type": "integer"}, "added": {"type": "integer"}, "alreadyListed": {"type": "integer"},
+    "rejected": {"type": "array", "items": {"type": "object", "properties": {
+        "line": {"type": "integer"}, "phone": {"type": "string"}, "reason": {"type": "string"}}}}}}
 WEBHOOK_ACK = {"type": "object", "properties": {"callId": ID, "status": {"type": "string"}}}
 IDEMPOTENCY_KEY = Param("Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 255},
                         "a replay with the same body returns what the first request created, never a second one; "
@@ -112,6 +118,16 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/scheduled-calls/{schedule_id}/cancel"): Operation(
         "Cancel a pending scheduled call", "scheduled calls", response=ref(ScheduledCall),
         params=(path_id("schedule_id"),), errors=(401, 403, 404, 409, 503)),
+    ("POST", "/dnc"): Operation("Put a number on the do-not-call list (200 if it already was)", "do not call", 201,
+                                DncCreate, ref(DncEntry)),
+    ("GET", "/dnc"): Operation("The do-not-call list, newest first", "do not call", response=page_of(DncEntry),
+                               params=PAGE),
+    ("DELETE", "/dnc/{phone}"): Operation("Take a number off the list", "do not call",
+                                          response={"type": "object", "properties": {"removed": {"const": True}}},
+                                          params=(Param("phone", ID, "URL-encoded, any format", where="path"),),
+                                          errors=(401, 403, 404, 422, 503)),
+    ("POST", "/dnc/import"): Operation("Import numbers from a CSV with a 'phone' column", "do not call",
+                                       response=IMPORT_REPORT, csv=True, errors=(400, 401, 403, 413, 415, 422, 503)),
     ("POST", "/webhooks/twilio/status/{call_id}"): Operation(
         "Twilio status callback (X-Twilio-Signature)", "webhooks", response=WEBHOOK_ACK,
         params=(path_id("call_id"),), security=False, form=True, errors=(403, 404, 415)),
@@ -149,8 +165,8 @@ def _allows_null(json_schema: dict) -> bool:
 
 
 def build() -> dict[str, Any]:
-    models = sorted({Agent, AgentCreate, AgentUpdate, Call, CallCreate, CallEvent, RetryAttempt, ScheduledCall,
-                     ScheduledCallUpdate}, key=lambda m: m.__name__)
+    models = sorted({Agent, AgentCreate, AgentUpdate, Call, CallCreate, CallEvent, DncCreate, DncEntry, RetryAttempt,
+                     ScheduledCall, ScheduledCallUpdate}, key=lambda m: m.__name__)
     _, schemas = models_json_schema(
         [(m, "validation" if m.__name__.endswith(("Create", "Update")) else "serialization") for m in models],
         by_alias=True, ref_template=REF, schema_generator=_ContractSchema)
@@ -175,7 +191,9 @@ def _operation(op: Operation) -> dict:
     spec: dict[str, Any] = {"summary": op.summary, "tags": [op.tag],
                             "parameters": [_param(p) for p in op.params + op.headers],
                             "responses": {}}
-    if op.form:
+    if op.csv:
+        spec["requestBody"] = {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
+    elif op.form:
         spec["requestBody"] = {"required": True, "content": {"application/x-www-form-urlencoded": {
             "schema": {"type": "object", "additionalProperties": {"type": "string"}}}}}
     elif op.request is not None:

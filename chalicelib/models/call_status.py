@@ -39,6 +39,8 @@ class FailureReason(StrEnum):
     # Ours: the call cannot be placed as configured (missing agent, caller ID
     # the carrier refuses, ...). A person must fix something; never retried.
     CONFIGURATION_ERROR = "configuration_error"
+    # Ours: the number is on the do-not-call list. Never dialed, never retried.
+    DO_NOT_CALL = "do_not_call"
 
 
 S = CallStatus

@@ -16,7 +16,7 @@ HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 RETRYABLE_REASONS = (FailureReason.NO_ANSWER, FailureReason.BUSY, FailureReason.VOICEMAIL,
                      FailureReason.NETWORK_ERROR, FailureReason.RATE_LIMITED, FailureReason.API_UNAVAILABLE)
 NEVER_RETRIED = frozenset({FailureReason.INVALID_NUMBER, FailureReason.CANCELLED,
-                           FailureReason.CONFIGURATION_ERROR})
+                           FailureReason.CONFIGURATION_ERROR, FailureReason.DO_NOT_CALL})
 
 
 def check_timezone(value: str | None) -> str | None:

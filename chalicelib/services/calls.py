@@ -20,6 +20,7 @@ from ..repositories.calls import CallFilter, CallRepository
 from ..repositories.schedules import ScheduleRepository
 from .events import EventLog
 from .idempotency import Idempotency
+from .outcomes import fail_undialed
 from .retries import RetryService
 from .scheduling import Dispatcher
 from .when import When, resolve_when
@@ -36,7 +37,9 @@ class CreatedCall:
 class CallService:
     def __init__(self, *, calls: CallRepository, events: CallEventRepository, agents: AgentRepository,
                  idempotency: Idempotency, schedules: ScheduleRepository, dispatcher: Dispatcher,
-                 retries: RetryService, provider_factory, default_region: str, default_from_number: str | None):
+                 retries: RetryService, provider_factory, default_region: str, default_from_number: str | None,
+                 is_blocked=lambda phone: False):
+        self._is_blocked = is_blocked
         self._calls = calls
         self._events = events
         self._event_log = EventLog(events)
@@ -84,6 +87,10 @@ class CallService:
         # turn the response into an error a client would retry.
         note = {"scheduledFor": due.isoformat()} | ({"adjusted": when.note} if when and when.note else {})
         self._record_quietly(call.id, "created", source="api", to_status=CallStatus.INITIATED, data=note)
+        if self._is_blocked(to):
+            failed = fail_undialed(self._calls, self._event_log, call.id, FailureReason.DO_NOT_CALL,
+                                   "the number is on the do-not-call list", event_type="skipped")
+            return CreatedCall(failed or call, replayed=False)
         try:
             self._dispatcher.dispatch_if_due(call.id, now)
         except Exception:

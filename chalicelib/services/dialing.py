@@ -11,7 +11,7 @@ from typing import Callable, Iterable
 from .. import clock
 from ..clock import EPOCH
 from ..models.call import Call
-from ..models.call_status import CallStatus
+from ..models.call_status import CallStatus, FailureReason
 from ..providers.base import (DialRequest, DialResult, OutcomeUnknown, ProviderError, ProviderRejected,
                               ProviderUnavailable, RateLimited, TelephonyProvider)
 from ..queues import DialQueue, QueueUnavailable, parse_dial_message
@@ -21,6 +21,7 @@ from ..repositories.calls import CallRepository
 from . import calling_hours
 from ..logs import log_context
 from .events import EventLog
+from .outcomes import fail_undialed
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,9 @@ class DialService:
     def __init__(self, *, calls: CallRepository, events: CallEventRepository, agents: AgentRepository,
                  provider: TelephonyProvider, public_url: Callable[[str], str], lease_seconds: int,
                  on_call_ended: Callable[[Call], None] = lambda call: None,
+                 is_blocked: Callable[[str], bool] = lambda phone: False,
                  sleep: Callable[[float], None] = time.sleep):
+        self._is_blocked = is_blocked
         self._calls = calls
         self._on_call_ended = on_call_ended
         self._sleep = sleep
@@ -88,6 +91,10 @@ class DialService:
         agent = self._agents.get(call.agent_id)
         if agent is None:
             self._fail(call_id, ProviderRejected(f"agent {call.agent_id} does not exist"))
+            return DialOutcome.FAILED
+        if self._is_blocked(call.to):
+            fail_undialed(self._calls, self._event_log, call_id, FailureReason.DO_NOT_CALL,
+                          "the number is on the do-not-call list", event_type="skipped")
             return DialOutcome.FAILED
         # The last line of defence: a message that arrives before the call's
         # time (it was rescheduled) or outside calling hours must not dial.
@@ -180,16 +187,9 @@ class DialService:
         return True
 
     def _fail(self, call_id: str, exc: ProviderError) -> None:
-        now = clock.now()
-        failed = self._calls.transition(
-            call_id, to=CallStatus.FAILED, allowed_from=[CallStatus.INITIATED],
-            fields={"failureReason": exc.reason.value, "endedAt": now}, now=now)
-        self._event_log.record(call_id, "dial_failed", from_status=CallStatus.INITIATED,
-                               to_status=CallStatus.FAILED, applied=failed is not None,
-                               reason=str(exc)[:500], data={"code": exc.code})
-        self._calls.release_claim(call_id, now=now)
-        if failed is not None:
-            self._on_call_ended(failed)
+        fail_undialed(self._calls, self._event_log, call_id, exc.reason, str(exc), data={"code": exc.code},
+                      on_ended=self._on_call_ended)
+        self._calls.release_claim(call_id, now=clock.now())
 
     def enqueue_undialed(self, queue: DialQueue, *, limit: int = 500) -> int:
         """Safety net run by the scheduler: re-send the dial message of calls

@@ -27,6 +27,7 @@ from ..repositories.schedules import ScheduleFilter, ScheduleRepository
 from .. import timing
 from . import calling_hours
 from .events import EventLog
+from .outcomes import fail_undialed
 from .retries import RetryService
 from .when import When
 
@@ -123,12 +124,8 @@ class Dispatcher:
         return len(plans) - len(failed)
 
     def _fail_no_window(self, call: Call, now: datetime) -> None:
-        failed = self._calls.transition(
-            call.id, to=CallStatus.FAILED, allowed_from=[CallStatus.INITIATED],
-            fields={"failureReason": FailureReason.CONFIGURATION_ERROR.value, "endedAt": now}, now=now)
-        self._event_log.record(call.id, "dial_failed", from_status=CallStatus.INITIATED, to_status=CallStatus.FAILED,
-                               applied=failed is not None,
-                               reason="calling hours never hold in all of the callee's time zones")
+        fail_undialed(self._calls, self._event_log, call.id, FailureReason.CONFIGURATION_ERROR,
+                      "calling hours never hold in all of the callee's time zones")
 
 
 class Scheduler:
