@@ -16,10 +16,12 @@ from .services.agents import AgentService
 from .services.call_progress import CallProgressService
 from .services.calls import CallService
 from .repositories.api_keys import ApiKeyRepository
+from .repositories.contacts import ContactRepository
 from .repositories.dnc import DncRepository
 from .repositories.retries import RetryRepository
 from .repositories.schedules import ScheduleRepository
 from .services.api_keys import ApiKeyService
+from .services.contacts import ContactService
 from .services.dialing import DialService
 from .services.dnc import DncService
 from .services.events import EventLog
@@ -65,6 +67,14 @@ class Container:
     @cached_property
     def api_key_service(self) -> ApiKeyService:
         return ApiKeyService(self.api_keys)
+
+    @cached_property
+    def contacts(self) -> ContactRepository:
+        return ContactRepository(self.db)
+
+    @cached_property
+    def contact_service(self) -> ContactService:
+        return ContactService(self.contacts, self.calls, default_region=self.settings.default_region)
 
     @cached_property
     def dnc(self) -> DncRepository:

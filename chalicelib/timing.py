@@ -385,3 +385,22 @@ def _local_rule(anchor_local: datetime, recurrence: Recurrence) -> rrule.rrule:
 def _require_aware(value: datetime, name: str) -> None:
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be a timezone-aware datetime")
+
+
+def single_zone(e164: str) -> str | None:
+    """The number's time zone when it is unambiguous: one zone, or several
+    that keep the same clock all year (a UK mobile: London, Jersey, Guernsey,
+    Isle of Man). Then the zone of the country's example fixed-line number is
+    preferred, so the answer reads naturally (Europe/London)."""
+    zones = zones_for_number(e164)
+    if len(zones) <= 1:
+        return zones[0] if zones else None
+    samples = [datetime(2026, month, day, 12, tzinfo=UTC) for month in range(1, 13) for day in (1, 15)]
+    clocks = {tuple(t.astimezone(ZoneInfo(zone)).utcoffset() for t in samples) for zone in zones}
+    if len(clocks) != 1:
+        return None
+    region = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.FIXED_LINE)
+    preferred = zones_for_number(phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)) \
+        if example else ()
+    return next((zone for zone in preferred if zone in zones), zones[0])

@@ -12,6 +12,7 @@ from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from ..models.agent import Agent, AgentCreate, AgentUpdate
 from ..models.call import Call, CallCreate, CallEvent
 from ..models.call_status import CallStatus
+from ..models.contact import Contact, ContactCreate, ContactUpdate
 from ..models.dnc import DncCreate, DncEntry
 from ..models.retry import RetryAttempt
 from ..models.schedule import ScheduledCall, ScheduledCallUpdate, ScheduleStatus
@@ -118,6 +119,22 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/scheduled-calls/{schedule_id}/cancel"): Operation(
         "Cancel a pending scheduled call", "scheduled calls", response=ref(ScheduledCall),
         params=(path_id("schedule_id"),), errors=(401, 403, 404, 409, 503)),
+    ("POST", "/contacts"): Operation("Create a contact (one per number)", "contacts", 201, ContactCreate,
+                                     ref(Contact), errors=(401, 403, 409, 422, 503)),
+    ("GET", "/contacts"): Operation("List contacts, newest first", "contacts", response=page_of(Contact),
+                                    params=PAGE + (Param("tag", {"type": "string"}), Param("group", {"type": "string"}),
+                                                   Param("phone", {"type": "string"}, "any format"))),
+    ("GET", "/contacts/{contact_id}"): Operation("Read a contact", "contacts", response=ref(Contact),
+                                                 params=(path_id("contact_id"),), errors=(401, 403, 404, 503)),
+    ("PATCH", "/contacts/{contact_id}"): Operation("Change a contact", "contacts", 200, ContactUpdate, ref(Contact),
+                                                   params=(path_id("contact_id"),),
+                                                   errors=(401, 403, 404, 409, 422, 503)),
+    ("DELETE", "/contacts/{contact_id}"): Operation(
+        "Delete a contact", "contacts", response={"type": "object", "properties": {"deleted": {"const": True}}},
+        params=(path_id("contact_id"),), errors=(401, 403, 404, 503)),
+    ("GET", "/contacts/{contact_id}/calls"): Operation("The contact's calls, newest first", "contacts",
+                                                       response=page_of(Call), params=(path_id("contact_id"),) + PAGE,
+                                                       errors=(401, 403, 404, 422, 503)),
     ("POST", "/dnc"): Operation("Put a number on the do-not-call list (200 if it already was)", "do not call", 201,
                                 DncCreate, ref(DncEntry)),
     ("GET", "/dnc"): Operation("The do-not-call list, newest first", "do not call", response=page_of(DncEntry),
@@ -165,8 +182,8 @@ def _allows_null(json_schema: dict) -> bool:
 
 
 def build() -> dict[str, Any]:
-    models = sorted({Agent, AgentCreate, AgentUpdate, Call, CallCreate, CallEvent, DncCreate, DncEntry, RetryAttempt,
-                     ScheduledCall, ScheduledCallUpdate}, key=lambda m: m.__name__)
+    models = sorted({Agent, AgentCreate, AgentUpdate, Call, CallCreate, CallEvent, Contact, ContactCreate, ContactUpdate,
+                     DncCreate, DncEntry, RetryAttempt, ScheduledCall, ScheduledCallUpdate}, key=lambda m: m.__name__)
     _, schemas = models_json_schema(
         [(m, "validation" if m.__name__.endswith(("Create", "Update")) else "serialization") for m in models],
         by_alias=True, ref_template=REF, schema_generator=_ContractSchema)

@@ -181,3 +181,10 @@ def test_update_many_and_inc(db):
     assert db.c.update_many({"o": "x", "status": "pending"}, {"$set": {"status": "cancelled"}}).modified_count == 3
     db.c.update_one({"_id": "r0"}, {"$inc": {"n": -1}})
     assert db.c.find_one({"_id": "r0"})["n"] == 0
+
+
+def test_array_membership_on_an_indexed_array_field(db):
+    db.c.create_index([("tags", 1)], name="c_tags")
+    db.c.insert_many([{"_id": "a", "tags": ["vip", "east"]}, {"_id": "b", "tags": ["new"]}])
+    # Repositories ask with $in: plain equality on an indexed array misses on nx-27017.
+    assert [d["_id"] for d in db.c.find({"tags": {"$in": ["vip"]}})] == ["a"]

@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from chalicelib import timing
 from chalicelib.timing import (
     DEFAULT_WINDOW_END,
     DEFAULT_WINDOW_START,
@@ -429,3 +430,13 @@ def test_occurrence_argument_checks():
         occurrence(datetime(2026, 1, 1), "Nowhere/Special", Recurrence("daily"), 1)
     with pytest.raises(ValueError):
         next_occurrence_after(datetime(2026, 1, 1), NY, Recurrence("daily"), datetime(2026, 1, 2))
+
+
+@pytest.mark.parametrize("number, zone", [
+    ("+14155552671", "America/Los_Angeles"),   # one zone
+    ("+447123456789", "Europe/London"),        # four zones that keep the same clock
+    ("+18005551234", None),                    # US toll-free: anywhere from Guam to Newfoundland
+    ("+61412345678", None),                    # Australian mobile: several different clocks
+])
+def test_single_zone(number, zone):
+    assert timing.single_zone(number) == zone

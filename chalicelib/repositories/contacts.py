@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from ..models.contact import Contact
+from .base import Page, newest_first_page
+
+
+@dataclass(frozen=True)
+class ContactFilter:
+    tag: str | None = None
+    group: str | None = None
+    phone: str | None = None
+
+    def to_query(self) -> dict[str, Any]:
+        query: dict[str, Any] = {}
+        # {$in: [x]} rather than {field: x}: the same on MongoDB, and the
+        # embedded server misses array members by plain equality once indexed.
+        if self.tag:
+            query["tags"] = {"$in": [self.tag]}
+        if self.group:
+            query["groups"] = {"$in": [self.group]}
+        if self.phone:
+            query["phone"] = self.phone
+        return query
+
+
+class DuplicatePhone(Exception):
+    pass
+
+
+class ContactRepository:
+    def __init__(self, db: Database):
+        self._contacts = db["contacts"]
+
+    def insert(self, contact: Contact) -> None:
+        try:
+            self._contacts.insert_one(contact.to_mongo())
+        except DuplicateKeyError:
+            raise DuplicatePhone(contact.phone) from None
+
+    def get(self, contact_id: str) -> Contact | None:
+        doc = self._contacts.find_one({"_id": contact_id})
+        return Contact.from_mongo(doc) if doc else None
+
+    def get_by_phone(self, phone: str) -> Contact | None:
+        doc = self._contacts.find_one({"phone": phone})
+        return Contact.from_mongo(doc) if doc else None
+
+    def list(self, filters: ContactFilter, *, limit: int, cursor: str | None) -> Page[Contact]:
+        docs, next_cursor = newest_first_page(self._contacts, filters.to_query(), limit=limit, cursor=cursor)
+        return Page([Contact.from_mongo(d) for d in docs], next_cursor)
+
+    def update(self, contact_id: str, fields: dict[str, Any]) -> Contact | None:
+        # update_one, not find_one_and_update: the embedded server's
+        # findAndModify swallows a unique-index violation instead of raising it.
+        try:
+            result = self._contacts.update_one({"_id": contact_id}, {"$set": fields})
+        except DuplicateKeyError:
+            raise DuplicatePhone(fields.get("phone", "")) from None
+        return self.get(contact_id) if result.matched_count else None
+
+    def delete(self, contact_id: str) -> bool:
+        return self._contacts.delete_one({"_id": contact_id}).deleted_count == 1
