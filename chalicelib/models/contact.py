@@ -7,19 +7,12 @@ from pydantic import EmailStr, Field, field_validator
 
 from .base import CamelModel, Document, InputModel, UtcDatetime
 from .free_form import FreeForm
-from .policy import HHMM, TimezoneName
+from .policy import HourMinute, TimezoneName
 
 
 class PreferredCallTime(CamelModel):
-    start: str
-    end: str
-
-    @field_validator("start", "end")
-    @classmethod
-    def _hhmm(cls, value: str) -> str:
-        if not HHMM.match(value):
-            raise ValueError("must be HH:MM (00:00-23:59)")
-        return value
+    start: HourMinute
+    end: HourMinute
 
 
 class ContactDetails(CamelModel):

@@ -32,22 +32,24 @@ def check_timezone(value: str | None) -> str | None:
 TimezoneName = Annotated[str, Field(max_length=64), AfterValidator(check_timezone)]
 
 
+def check_hhmm(value: str) -> str:
+    if not HHMM.match(value):
+        raise ValueError("must be HH:MM (00:00-23:59)")
+    return value
+
+
+HourMinute = Annotated[str, AfterValidator(check_hhmm)]
+
+
 class BusinessHours(CamelModel):
     """An allowed calling window (seed 000 ScheduledCall.businessHours). Without
     a timezone it is read in the callee's local time."""
 
-    start: str = Field(description="HH:MM")
-    end: str = Field(description="HH:MM; earlier than start means the window ends the next day")
+    start: HourMinute = Field(description="HH:MM")
+    end: HourMinute = Field(description="HH:MM; earlier than start means the window ends the next day")
     timezone: TimezoneName | None = None
     days_of_week: list[int] = Field(default_factory=lambda: list(range(7)), min_length=1, max_length=7,
                                     description="0=Sunday … 6=Saturday")
-
-    @field_validator("start", "end")
-    @classmethod
-    def _hhmm(cls, value: str) -> str:
-        if not HHMM.match(value):
-            raise ValueError("must be HH:MM (00:00-23:59)")
-        return value
 
     @field_validator("days_of_week")
     @classmethod
