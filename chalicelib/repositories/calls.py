@@ -10,7 +10,7 @@ from pymongo.errors import DuplicateKeyError
 from ..clock import EPOCH
 from ..models.call import Call
 from ..models.call_status import TERMINAL, CallStatus
-from .base import Page, and_, newest_first_page
+from .base import Page, newest_first_page
 
 
 @dataclass(frozen=True)

@@ -62,10 +62,6 @@ class ScheduleRepository:
         exactly one gets it."""
         return self._claim({"_id": schedule_id, "status": PENDING, "nextRun": {"$lte": horizon}}, now, lease_until)
 
-    def claim_due(self, *, horizon: datetime, now: datetime, lease_until: datetime) -> ScheduledCall | None:
-        """Take the earliest pending schedule due by `horizon`."""
-        return self._claim({"status": PENDING, "nextRun": {"$lte": horizon}}, now, lease_until)
-
     def claim_expired(self, *, now: datetime, lease_until: datetime) -> ScheduledCall | None:
         """Take back a schedule whose run died while holding it."""
         return self._claim({"status": PROCESSING, "leaseUntil": {"$lt": now}}, now, lease_until)

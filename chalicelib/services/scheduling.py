@@ -13,7 +13,7 @@ import math
 from datetime import datetime, timedelta
 
 from .. import clock
-from ..errors import Conflict, NotFound, ValidationFailed
+from ..errors import Conflict, NotFound
 from ..models.agent import Agent
 from ..models.call import Call
 from ..models.call_status import CallStatus, FailureReason

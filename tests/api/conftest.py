@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 import pytest
 
 from chalicelib import clock
-from chalicelib.container import Container, set_container
+from chalicelib.container import Container, get_container, set_container
 from tests.helpers import FakeProvider, body, post_json
 
 
@@ -49,6 +49,22 @@ def agent(client):
 @pytest.fixture
 def dial_queue_url(sqs):
     return sqs.get_queue_url(QueueName="outdial-dial")["QueueUrl"]
+
+
+@pytest.fixture
+def sent(client):
+    """Every dial message sent to SQS, as (callId, delaySeconds). SQS holds
+    delayed messages back in real time, so the test reads what was sent."""
+    queue = get_container().dial_queue
+    record, real_send_many = [], queue.send_many
+
+    def send_many(messages):
+        failed = real_send_many(messages)
+        record.extend(m for m in messages if m[0] not in failed)
+        return failed
+
+    queue.send_many = send_many
+    return record
 
 
 def drain(sqs, queue_url):

@@ -2,7 +2,6 @@ import json
 
 import pytest
 
-from chalicelib import clock
 from chalicelib.container import get_container
 from tests.api.conftest import drain
 from tests.helpers import body, post_json

@@ -1,5 +1,5 @@
 """The do-not-call list: numbers on it are never dialed by any path."""
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from chalicelib import clock
 from chalicelib.container import get_container
@@ -23,7 +23,7 @@ def test_add_list_remove(client):
     assert post_json(client, "/dnc", {"phone": "12"}).status_code == 422
 
 
-def test_a_listed_number_is_never_dialed_immediate_call(client, agent, provider, sent=None):
+def test_a_listed_number_is_never_dialed_immediate_call(client, agent, provider):
     listed(client, "+14155552671")
     call = create_call(client, agent)
     assert (call["status"], call["failureReason"], call["canRetry"]) == ("failed", "do_not_call", False)

@@ -1,6 +1,4 @@
 """The contract: complete, valid, current, and what the API really answers."""
-import json
-
 from openapi_spec_validator import validate
 
 from app import app

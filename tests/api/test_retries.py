@@ -5,7 +5,7 @@ import pytest
 
 from chalicelib import clock
 from chalicelib.container import get_container
-from tests.api.test_scheduling import at, queued, sent  # noqa: F401  (fixture)
+from tests.api.test_scheduling import at, queued
 from tests.helpers import body, post_json, twilio_callback
 
 UTC = timezone.utc

@@ -19,22 +19,6 @@ def schedule(client, agent, **fields):
     return body(response)
 
 
-@pytest.fixture
-def sent(client):
-    """Every dial message sent to SQS, as (callId, delaySeconds). SQS holds
-    delayed messages back in real time, so the test reads what was sent."""
-    queue = get_container().dial_queue
-    record, real_send_many = [], queue.send_many
-
-    def send_many(messages):
-        failed = real_send_many(messages)
-        record.extend(m for m in messages if m[0] not in failed)
-        return failed
-
-    queue.send_many = send_many
-    return record
-
-
 def queued(sent):
     ids = [call_id for call_id, _ in sent]
     sent.clear()
@@ -112,7 +96,7 @@ def run_series(client, frozen_clock, call, until: datetime, step=timedelta(hours
     while clock.now() < until:
         container.scheduler.tick()
         frozen_clock.advance(seconds=step.total_seconds())
-    for c in body(client.http.get(f"/calls?limit=100"))["items"]:
+    for c in body(client.http.get("/calls?limit=100"))["items"]:
         if c.get("scheduleId") == call["scheduleId"]:
             times.append(c["scheduledFor"])
     return sorted(times)
@@ -221,7 +205,7 @@ def test_an_expired_lease_is_recovered_once(client, agent, frozen_clock, sent, d
     container = get_container()
     at(frozen_clock, datetime(2027, 1, 5, 18, 0, tzinfo=UTC))
     now = clock.now()
-    held = container.schedules.claim_due(horizon=now, now=now, lease_until=now + timedelta(minutes=2))
+    held = container.schedules.claim(call["scheduleId"], horizon=now, now=now, lease_until=now + timedelta(minutes=2))
     assert held is not None                                        # ...and that run dies here
     assert container.scheduler.tick()["schedules"] == 0           # still leased
     frozen_clock.advance(minutes=3)
