@@ -9,6 +9,9 @@ from .db import get_database
 from .providers.base import TelephonyProvider
 from .queues import DialQueue
 from .repositories.agents import AgentRepository
+from .repositories.callback_deliveries import CallbackDeliveryRepository
+from .repositories.campaign_contacts import CampaignContactRepository
+from .repositories.campaigns import CampaignRepository
 from .repositories.call_events import CallEventRepository
 from .repositories.calls import CallRepository
 from .repositories.idempotency import IdempotencyRepository
@@ -21,6 +24,9 @@ from .repositories.dnc import DncRepository
 from .repositories.retries import RetryRepository
 from .repositories.schedules import ScheduleRepository
 from .services.api_keys import ApiKeyService
+from .services.callbacks import CallbackService
+from .services.campaign_runner import CampaignRunner
+from .services.campaigns import CampaignService
 from .services.contacts import ContactService
 from .services.dialing import DialService
 from .services.dnc import DncService
@@ -93,6 +99,18 @@ class Container:
         return RetryRepository(self.db)
 
     @cached_property
+    def campaigns(self) -> CampaignRepository:
+        return CampaignRepository(self.db)
+
+    @cached_property
+    def campaign_contacts(self) -> CampaignContactRepository:
+        return CampaignContactRepository(self.db)
+
+    @cached_property
+    def callback_deliveries(self) -> CallbackDeliveryRepository:
+        return CallbackDeliveryRepository(self.db)
+
+    @cached_property
     def event_log(self) -> EventLog:
         return EventLog(self.call_events)
 
@@ -146,13 +164,41 @@ class Container:
         return DialService(calls=self.calls, events=self.call_events, agents=self.agents,
                            provider=self.provider(), public_url=self.settings.public_url,
                            lease_seconds=self.settings.dial_lease_seconds,
-                           on_call_ended=self.retry_service.after_call_ended,
+                           on_call_ended=self.call_ended,
                            is_blocked=self.dnc_service.blocks)
 
     @cached_property
     def call_progress(self) -> CallProgressService:
         return CallProgressService(calls=self.calls, events=self.call_events, agents=self.agents,
-                                   on_call_ended=self.retry_service.after_call_ended)
+                                   on_call_ended=self.call_ended)
+
+    def call_ended(self, call) -> None:
+        """Everything that follows a call reaching a final status. Campaign
+        calls are retried by their campaign's rules, other calls by their policy."""
+        if call.campaign_id:
+            self.campaign_runner.after_call_ended(call)
+        else:
+            self.retry_service.after_call_ended(call)
+
+    @cached_property
+    def campaign_runner(self) -> CampaignRunner:
+        return CampaignRunner(campaigns=self.campaigns, rows=self.campaign_contacts, contacts=self.contacts,
+                              calls=self.calls, agents=self.agents, event_log=self.event_log,
+                              dispatch=self.dispatcher.dispatch_if_due, is_blocked=self.dnc_service.blocks,
+                              default_from_number=self.settings.twilio_from_number,
+                              on_contact_final=self.callback_service.contact_finished)
+
+    @cached_property
+    def campaign_service(self) -> CampaignService:
+        return CampaignService(campaigns=self.campaigns, contacts=self.campaign_contacts, agents=self.agents,
+                               idempotency=self.idempotency_service, runner=self.campaign_runner)
+
+    @cached_property
+    def callback_service(self) -> CallbackService:
+        def secret_for(campaign_id: str) -> str | None:
+            campaign = self.campaigns.get(campaign_id)
+            return campaign.callback_secret if campaign else None
+        return CallbackService(self.callback_deliveries, secret_for=secret_for)
 
     @cached_property
     def retry_service(self) -> RetryService:

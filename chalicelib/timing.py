@@ -24,7 +24,7 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterator
+from typing import Iterable, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -267,6 +267,28 @@ def next_allowed(
         for zone in zones:
             earliest = _earliest_in_zone(candidate, window, zone)
             if earliest is None or earliest > limit:
+                return None
+            if earliest != candidate:
+                candidate, moved = earliest, True
+        if not moved:
+            return candidate
+    return None
+
+
+def next_allowed_in_all(
+    instant: datetime, windows: Iterable[Window], *, horizon: timedelta = timedelta(days=14)
+) -> datetime | None:
+    """Earliest instant >= `instant` inside every one of `windows` (a
+    campaign's hours and the callee's own window, say), or None within
+    `horizon`. Each window pushes the candidate to its next opening until
+    they all agree, as next_allowed does across zones."""
+    windows = list(windows)
+    candidate, limit = instant, instant + horizon
+    for _ in range((horizon.days + 3) * max(1, len(windows)) * 2):
+        moved = False
+        for window in windows:
+            earliest = next_allowed(candidate, window, horizon=limit - candidate)
+            if earliest is None:
                 return None
             if earliest != candidate:
                 candidate, moved = earliest, True

@@ -12,6 +12,7 @@ from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from ..models.agent import Agent, AgentCreate, AgentUpdate
 from ..models.call import Call, CallCreate, CallEvent
 from ..models.call_status import CallStatus
+from ..models.campaign import Campaign, CampaignContact, CampaignCreate, CampaignStatus, CampaignUpdate, ContactStatus
 from ..models.contact import Contact, ContactCreate, ContactUpdate
 from ..models.dnc import DncCreate, DncEntry
 from ..models.retry import RetryAttempt
@@ -135,6 +136,28 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/contacts/{contact_id}/calls"): Operation("The contact's calls, newest first", "contacts",
                                                        response=page_of(Call), params=(path_id("contact_id"),) + PAGE,
                                                        errors=(401, 403, 404, 422, 503)),
+    ("POST", "/campaigns"): Operation("Create a campaign (draft)", "campaigns", 201, CampaignCreate, ref(Campaign),
+                                      headers=(IDEMPOTENCY_KEY,)),
+    ("GET", "/campaigns"): Operation("List campaigns, newest first", "campaigns", response=page_of(Campaign),
+                                     params=PAGE + (Param("status", {"enum": [s.value for s in CampaignStatus]}),)),
+    ("GET", "/campaigns/{campaign_id}"): Operation("Read a campaign with its live stats", "campaigns",
+                                                   response=ref(Campaign), params=(path_id("campaign_id"),),
+                                                   errors=(401, 403, 404, 503)),
+    ("PATCH", "/campaigns/{campaign_id}"): Operation(
+        "Change a campaign (only while draft or paused)", "campaigns", 200, CampaignUpdate, ref(Campaign),
+        params=(path_id("campaign_id"),), errors=(401, 403, 404, 409, 422, 503)),
+    ("GET", "/campaigns/{campaign_id}/contacts"): Operation(
+        "The campaign's contacts and their progress, newest first", "campaigns", response=page_of(CampaignContact),
+        params=(path_id("campaign_id"),) + PAGE + (Param("status", {"enum": [s.value for s in ContactStatus]}),),
+        errors=(401, 403, 404, 422, 503)),
+    **{("POST", f"/campaigns/{{campaign_id}}/{action}"): Operation(
+        summary, "campaigns", response=ref(Campaign), params=(path_id("campaign_id"),),
+        errors=(401, 403, 404, 409, 503))
+       for action, summary in (
+           ("start", "Start a draft campaign (scheduled until its startDate)"),
+           ("pause", "Stop new dials at once; calls in progress finish"),
+           ("resume", "Resume a paused campaign"),
+           ("cancel", "Cancel: undialed calls and pending contacts are cancelled; calls in progress finish"))},
     ("POST", "/dnc"): Operation("Put a number on the do-not-call list (200 if it already was)", "do not call", 201,
                                 DncCreate, ref(DncEntry)),
     ("GET", "/dnc"): Operation("The do-not-call list, newest first", "do not call", response=page_of(DncEntry),
@@ -182,7 +205,8 @@ def _allows_null(json_schema: dict) -> bool:
 
 
 def build() -> dict[str, Any]:
-    models = sorted({Agent, AgentCreate, AgentUpdate, Call, CallCreate, CallEvent, Contact, ContactCreate, ContactUpdate,
+    models = sorted({Agent, AgentCreate, AgentUpdate, Call, CallCreate, CallEvent, Campaign, CampaignContact,
+                     CampaignCreate, CampaignUpdate, Contact, ContactCreate, ContactUpdate,
                      DncCreate, DncEntry, RetryAttempt, ScheduledCall, ScheduledCallUpdate}, key=lambda m: m.__name__)
     _, schemas = models_json_schema(
         [(m, "validation" if m.__name__.endswith(("Create", "Update")) else "serialization") for m in models],

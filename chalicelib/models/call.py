@@ -36,6 +36,8 @@ class Call(Document):
     retry_of: str | None = None        # the first call of the chain
     retry_policy: RetryPolicy | None = None
     business_hours: BusinessHours | None = None
+    # A campaign call must also fall inside the campaign's allowed hours.
+    campaign_hours: BusinessHours | None = None
     schedule_id: str | None = None
     campaign_id: str | None = None
     contact_id: str | None = None

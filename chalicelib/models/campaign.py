@@ -6,11 +6,10 @@ Both lifecycles are explicit tables: a change that is not in the table is a
 """
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AnyHttpUrl, Field, TypeAdapter, field_validator, model_validator
+from pydantic import AnyHttpUrl, Field, TypeAdapter, computed_field, field_validator, model_validator
 
 from .base import CamelModel, Document, InputModel, UtcDatetime
 from .call_status import FailureReason
@@ -62,7 +61,8 @@ P = ContactStatus
 CONTACT_TRANSITIONS: dict[ContactStatus, frozenset[ContactStatus]] = {
     P.PENDING: frozenset({P.CALLING, P.SKIPPED, P.CANCELLED}),
     # Back to pending: a retry is due later, or a pause took back an undialed call.
-    P.CALLING: frozenset({P.PENDING, P.COMPLETED, P.FAILED, P.SKIPPED}),
+    # Cancelled: the campaign was cancelled before the call was dialed.
+    P.CALLING: frozenset({P.PENDING, P.COMPLETED, P.FAILED, P.SKIPPED, P.CANCELLED}),
     P.COMPLETED: frozenset(),
     P.FAILED: frozenset(),
     P.SKIPPED: frozenset(),
@@ -151,18 +151,18 @@ class CampaignStats(CamelModel):
     calls_connected: int = 0        # calls with a duration > 0
     total_call_time: int = 0        # seconds
 
+    @computed_field
     @property
     def success_rate(self) -> float | None:
+        """Reached contacts, in percent of the contacts finished so far."""
         finished = self.contacts_completed + self.contacts_failed
         return round(100 * self.contacts_completed / finished, 2) if finished else None
 
+    @computed_field
     @property
     def average_call_time(self) -> float | None:
+        """Seconds, over the calls that connected."""
         return round(self.total_call_time / self.calls_connected, 1) if self.calls_connected else None
-
-    def to_api(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True) | {"successRate": self.success_rate,
-                                                 "averageCallTime": self.average_call_time}
 
 
 class Campaign(Document):
@@ -186,9 +186,13 @@ class Campaign(Document):
     _private_fields = frozenset({"runner_lease_until"})
 
     def to_api(self) -> dict[str, Any]:
-        body = super().to_api()
-        body["stats"] = self.stats.to_api()
-        return body
+        # Rates are null until there is something to divide, not missing.
+        return super().to_api() | {"stats": self.stats.model_dump(mode="json", by_alias=True)}
+
+    def to_mongo(self) -> dict[str, Any]:
+        doc = super().to_mongo()
+        doc["stats"] = self.stats.model_dump(by_alias=True, exclude={"success_rate", "average_call_time"})
+        return doc
 
 
 class CallResult(CamelModel):
@@ -204,7 +208,8 @@ class CampaignContact(Document):
     contact_id: str
     phone: str                       # the contact's E.164 number when it was added
     status: ContactStatus = ContactStatus.PENDING
-    attempts: int = 0
+    attempts: int = 0               # attempts that count against retryConfig.maxAttempts
+    calls_created: int = 0          # every call ever made for this contact: names the next one
     last_attempt: UtcDatetime | None = None
     next_attempt: UtcDatetime | None = None
     current_call_id: str | None = None
@@ -217,18 +222,11 @@ class CampaignCreate(InputModel):
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
     agent_id: str = Field(min_length=1, max_length=64)
-    start_date: datetime | None = None
-    end_date: datetime | None = None
+    start_date: UtcDatetime | None = None
+    end_date: UtcDatetime | None = None
     config: CampaignConfig | None = None
     elevenlabs_config: ElevenLabsConfig | None = None
     sheet_integration: SheetIntegration | None = None
-
-    @field_validator("start_date", "end_date")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("must include a UTC offset or 'Z'")
-        return value
 
     @model_validator(mode="after")
     def _order(self):
@@ -237,6 +235,14 @@ class CampaignCreate(InputModel):
         return self
 
 
-class CampaignUpdate(CampaignCreate):
+class CampaignUpdate(InputModel):
+    """Omitted fields are kept; null clears the fields that may be empty."""
+
     name: str = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=2000)
     agent_id: str = Field(None, min_length=1, max_length=64)
+    start_date: UtcDatetime | None = None
+    end_date: UtcDatetime | None = None
+    config: CampaignConfig = None
+    elevenlabs_config: ElevenLabsConfig | None = None
+    sheet_integration: SheetIntegration | None = None

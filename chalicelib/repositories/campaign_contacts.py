@@ -59,13 +59,14 @@ class CampaignContactRepository:
         return {row["_id"]: row["n"] for row in rows}
 
     def claim_attempt(self, row: CampaignContact, *, call_id: str, now: datetime) -> CampaignContact | None:
-        """pending → calling for exactly this attempt. The attempt number in
-        the filter makes the claim happen once, however many runners race."""
+        """pending → calling for exactly this call. The count of calls in the
+        filter (it only grows) makes the claim happen once, however many
+        runners race."""
         doc = self._rows.find_one_and_update(
-            {"_id": row.id, "status": ContactStatus.PENDING.value, "attempts": row.attempts},
+            {"_id": row.id, "status": ContactStatus.PENDING.value, "callsCreated": row.calls_created},
             {"$set": {"status": ContactStatus.CALLING.value, "currentCallId": call_id, "lastAttempt": now,
                       "updatedAt": now},
-             "$inc": {"attempts": 1}},
+             "$inc": {"attempts": 1, "callsCreated": 1}},
             return_document=ReturnDocument.AFTER)
         return CampaignContact.from_mongo(doc) if doc else None
 
@@ -91,6 +92,11 @@ class CampaignContactRepository:
         result = self._rows.update_many({"campaignId": campaign_id, "status": ContactStatus.PENDING.value},
                                         {"$set": {"status": ContactStatus.CANCELLED.value, "updatedAt": now}})
         return result.modified_count
+
+    def calling_since_before(self, campaign_id: str, before: datetime, *, limit: int = 1000) -> list[CampaignContact]:
+        docs = self._rows.find({"campaignId": campaign_id, "status": ContactStatus.CALLING.value,
+                                "lastAttempt": {"$lt": before}}).limit(limit)
+        return [CampaignContact.from_mongo(d) for d in docs]
 
     def calling_ids(self, campaign_id: str, *, limit: int = 10_000) -> list[tuple[str, str]]:
         """(row id, current call id) of the campaign's contacts being called."""

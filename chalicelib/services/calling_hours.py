@@ -14,6 +14,10 @@ DEFAULT_HOURS = BusinessHours(start="08:00", end="21:00")
 
 def window_for(call: Call, agent: Agent | None) -> timing.Window:
     hours = call.business_hours or (agent.business_hours if agent else None) or DEFAULT_HOURS
+    return window_of(hours, call)
+
+
+def window_of(hours: BusinessHours, call: Call) -> timing.Window:
     return timing.Window(
         start=timing.parse_hhmm(hours.start),
         end=timing.parse_hhmm(hours.end),
@@ -29,4 +33,7 @@ def callee_zones(call: Call) -> tuple[str, ...]:
 
 
 def next_allowed(call: Call, agent: Agent | None, at: datetime) -> datetime | None:
-    return timing.next_allowed(at, window_for(call, agent))
+    windows = [window_for(call, agent)]
+    if call.campaign_hours:
+        windows.append(window_of(call.campaign_hours, call))
+    return timing.next_allowed_in_all(at, windows)

@@ -94,7 +94,8 @@ class DialService:
             return DialOutcome.FAILED
         if self._is_blocked(call.to):
             fail_undialed(self._calls, self._event_log, call_id, FailureReason.DO_NOT_CALL,
-                          "the number is on the do-not-call list", event_type="skipped")
+                          "the number is on the do-not-call list", event_type="skipped",
+                          on_ended=self._on_call_ended)
             return DialOutcome.FAILED
         # The last line of defence: a message that arrives before the call's
         # time (it was rescheduled) or outside calling hours must not dial.

@@ -15,7 +15,12 @@ Its date comparisons go through SQLite's datetime(), which drops fractional
 seconds: `createdAt >= 12:00:00.700` also matched 12:00:00.100. The embedded
 server's datetime() is replaced by one that keeps milliseconds.
 
-tests/conformance checks all three against whatever server MONGODB_URI names.
+Its Python update path (taken by updates that carry a datetime, see above)
+applies `$inc` and `$push` to a dotted path as a literal top-level key
+("stats.total") instead of the nested field. Those are rewritten as `$set`
+of the resulting value.
+
+tests/conformance checks all four against whatever server MONGODB_URI names.
 
 Run: python -m scripts.devstack.mongo --data-dir DIR -p PORT --pid-file F --log-file L
 """
@@ -71,6 +76,44 @@ def patch_id_in_index_keys() -> None:
 
     create_index._outdial_patched = True
     IndexManager.create_index = create_index
+
+
+def _dotted_to_set(update_spec: dict, doc: dict) -> dict:
+    """Rewrite `$inc`/`$push` on dotted paths ('stats.total') as `$set` of
+    the resulting value, computed from the stored document."""
+    spec = {op: dict(fields) if isinstance(fields, dict) else fields for op, fields in update_spec.items()}
+    moved: dict = {}
+    for op in ("$inc", "$push"):
+        for key in [k for k in spec.get(op, {}) if "." in k and "$" not in k]:
+            value = spec[op].pop(key)
+            current = doc
+            for part in key.split("."):
+                current = current.get(part) if isinstance(current, dict) else None
+            if op == "$inc":
+                moved[key] = (current or 0) + value
+            elif not (isinstance(value, dict) and "$each" in value):
+                moved[key] = list(current or []) + [value]
+            else:
+                spec[op][key] = value   # modifiers: left as they were
+        if op in spec and not spec[op]:
+            del spec[op]
+    if moved:
+        spec["$set"] = {**spec.get("$set", {}), **moved}
+    return spec
+
+
+def patch_dotted_python_updates() -> None:
+    from neosqlite.collection.query_helper import QueryHelper
+
+    original = QueryHelper._perform_python_update
+    if getattr(original, "_outdial_patched", False):
+        return
+
+    def perform_python_update(self, doc_id, update_spec, original_doc, *args, **kwargs):
+        return original(self, doc_id, _dotted_to_set(update_spec, original_doc), original_doc, *args, **kwargs)
+
+    perform_python_update._outdial_patched = True
+    QueryHelper._perform_python_update = perform_python_update
 
 
 def _datetime_ms(value):
@@ -138,6 +181,7 @@ def main() -> int:
     patch_datetime_updates()
     patch_id_in_index_keys()
     patch_subsecond_comparisons()
+    patch_dotted_python_updates()
     from nx_27017.nx_27017 import main as nx_main
 
     return nx_main()

@@ -188,3 +188,14 @@ def test_array_membership_on_an_indexed_array_field(db):
     db.c.insert_many([{"_id": "a", "tags": ["vip", "east"]}, {"_id": "b", "tags": ["new"]}])
     # Repositories ask with $in: plain equality on an indexed array misses on nx-27017.
     assert [d["_id"] for d in db.c.find({"tags": {"$in": ["vip"]}})] == ["a"]
+
+
+def test_inc_and_push_on_dotted_paths_next_to_a_date(db):
+    # A date in the update takes the embedded server down its Python path,
+    # which once wrote 'stats.total' as a literal top-level key.
+    db.things.insert_one({"_id": "c", "stats": {"total": 1}, "results": {"list": []}})
+    db.things.update_one({"_id": "c"}, {"$inc": {"stats.total": 2, "stats.fresh": 1},
+                                        "$push": {"results.list": {"n": 1}}, "$set": {"updatedAt": now()}})
+    doc = db.things.find_one({"_id": "c"})
+    assert doc["stats"] == {"total": 3, "fresh": 1} and doc["results"] == {"list": [{"n": 1}]}
+    assert "stats.total" not in doc
