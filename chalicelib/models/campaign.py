@@ -77,7 +77,7 @@ DEFAULT_RETRY_STATUSES = [FailureReason.NO_ANSWER, FailureReason.BUSY, FailureRe
 
 class RetryConfig(CamelModel):
     max_attempts: int = Field(3, ge=1, le=10, description="attempts per contact, the first included")
-    delay_between_attempts: int = Field(60, ge=1, le=7 * 24 * 60, description="minutes")
+    delay_between_attempts: float = Field(60, ge=0.1, le=7 * 24 * 60, description="minutes (fractions allowed)")
     retry_statuses: list[FailureReason] = Field(default_factory=lambda: list(DEFAULT_RETRY_STATUSES),
                                                 description="failure reasons that are tried again")
 
