@@ -23,7 +23,7 @@ class CriteriaCheck(CamelModel):
     """An evaluation criterion of the agent (ElevenLabs evaluation_criteria_results)."""
 
     name: str
-    passed: bool | None                 # None: the evaluator could not tell ("unknown")
+    passed: bool | None = None          # None (omitted): the evaluator could not tell ("unknown")
     confidence: float | None = None
     details: str | None = None          # the evaluator's rationale
 
