@@ -110,7 +110,8 @@ class ConversationService:
                                    notes=_clip(transcript.analysis.summary)).model_dump(by_alias=True,
                                                                                         exclude_none=True),
         }
-        self._calls.annotate(call.id, fields, now=now)
+        if first or call.outcome is None:   # a repeat only completes what a crashed first delivery left
+            self._calls.annotate(call.id, fields, now=now)
         if first:
             self._record_conversation_events(call, transcript)
         if call.provider == "elevenlabs":
