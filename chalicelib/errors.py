@@ -27,7 +27,7 @@ class InvalidSignature(AppError):
     status, code = 403, "invalid_signature"
 
 
-class Unauthenticated(AppError):
+class UnverifiedWebhook(AppError):
     """A webhook whose signature does not verify (ElevenLabs answers are 401)."""
 
     status, code = 401, "invalid_signature"

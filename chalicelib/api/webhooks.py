@@ -10,7 +10,7 @@ from chalice import Blueprint, Response
 
 from .. import clock
 from ..container import get_container
-from ..errors import BadRequest, InvalidSignature, PayloadTooLarge, Unauthenticated
+from ..errors import BadRequest, InvalidSignature, PayloadTooLarge, UnverifiedWebhook
 from ..providers import elevenlabs
 from ..providers.twilio import parse_recording_callback, signature_is_valid
 from .http import FormParams, api_errors, json_response, parse_form
@@ -104,7 +104,7 @@ def elevenlabs_webhook():
     if not elevenlabs.signature_is_valid(settings.elevenlabs_webhook_secret, request.headers.get("elevenlabs-signature"),
                                          body, now=clock.now(),
                                          tolerance_seconds=settings.elevenlabs_webhook_tolerance_seconds):
-        raise Unauthenticated("ElevenLabs-Signature does not match this request, or is too old")
+        raise UnverifiedWebhook("ElevenLabs-Signature does not match this request, or is too old")
     return json_response(container.conversation.apply_elevenlabs_webhook(_json_object(body)))
 
 
