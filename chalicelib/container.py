@@ -20,6 +20,8 @@ from .services.call_progress import CallProgressService
 from .services.calls import CallService
 from .repositories.api_keys import ApiKeyRepository
 from .repositories.contacts import ContactRepository
+from .repositories.conversations import RecordingRepository, TranscriptRepository
+from .services.conversation import ConversationService
 from .repositories.dnc import DncRepository
 from .repositories.retries import RetryRepository
 from .repositories.schedules import ScheduleRepository
@@ -130,15 +132,66 @@ class Container:
     def _providers(self) -> dict[str, TelephonyProvider]:
         return {}
 
+    def carrier(self, name: str | None) -> TelephonyProvider:
+        """The provider that dials for a carrier named by an agent or a call
+        (None: the default). `twilio` is the simulated carrier while the
+        default is the simulator, so local agents never reach api.twilio.com."""
+        default = self.settings.telephony_provider
+        if name is None or (name == "twilio" and default == "simulated"):
+            return self.provider(default)
+        return self.provider(name)
+
     def _build_provider(self, name: str) -> TelephonyProvider:
         from .providers.twilio import SimulatedProvider, TwilioProvider
 
         s = self.settings
+        if name in ("twilio", "simulated", "exotel"):
+            s.require_for(name)
         if name == "twilio":
             return TwilioProvider(s.twilio_account_sid, s.twilio_auth_token)
         if name == "simulated":
             return SimulatedProvider(s.twilio_account_sid, s.twilio_auth_token, simulator_url=s.simulator_url)
+        if name == "exotel":
+            from .providers.exotel import ExotelProvider
+
+            return ExotelProvider(account_sid=s.exotel_account_sid, api_key=s.exotel_api_key,
+                                  api_token=s.exotel_api_token, base_url=s.exotel_base_url, flow_url=s.exotel_flow_url)
+        if name == "elevenlabs":
+            from .providers.elevenlabs import ElevenLabsProvider
+
+            s.require_for("elevenlabs dialing")
+            return ElevenLabsProvider(self.elevenlabs, default_phone_number_id=s.elevenlabs_phone_number_id)
         raise ValueError(f"unknown telephony provider {name!r}")
+
+    @cached_property
+    def elevenlabs(self):
+        from .providers.elevenlabs import ElevenLabsClient
+
+        s = self.settings.require_for("elevenlabs")
+        return ElevenLabsClient(s.elevenlabs_api_key, base_url=s.elevenlabs_base_url)
+
+    def _signed_url(self, agent_id: str) -> str:
+        return self.elevenlabs.signed_url(agent_id)
+
+    @cached_property
+    def recording_store(self):
+        from .storage import RecordingStore
+
+        return RecordingStore(self.settings.require_for("recordings storage").recordings_bucket)
+
+    @cached_property
+    def transcripts(self) -> TranscriptRepository:
+        return TranscriptRepository(self.db)
+
+    @cached_property
+    def recordings(self) -> RecordingRepository:
+        return RecordingRepository(self.db)
+
+    @cached_property
+    def conversation(self) -> ConversationService:
+        return ConversationService(calls=self.calls, event_log=self.event_log, transcripts=self.transcripts,
+                                   recordings=self.recordings, store=lambda: self.recording_store,
+                                   on_call_ended=self.retry_service.after_call_ended)
 
     # -- services
     @cached_property
@@ -162,15 +215,19 @@ class Container:
     @cached_property
     def dial_service(self) -> DialService:
         return DialService(calls=self.calls, events=self.call_events, agents=self.agents,
-                           provider=self.provider(), public_url=self.settings.public_url,
+                           providers=self.carrier, public_url=self.settings.public_url,
                            lease_seconds=self.settings.dial_lease_seconds,
+                           record_calls=self.settings.record_calls,
+                           exotel_webhook_token=self.settings.exotel_webhook_token,
                            on_call_ended=self.call_ended,
                            is_blocked=self.dnc_service.blocks)
 
     @cached_property
     def call_progress(self) -> CallProgressService:
         return CallProgressService(calls=self.calls, events=self.call_events, agents=self.agents,
-                                   on_call_ended=self.call_ended)
+                                   on_call_ended=self.call_ended,
+                                   signed_url=self._signed_url if self.settings.elevenlabs_api_key else None,
+                                   on_recording=self.conversation.apply_recording)
 
     def call_ended(self, call) -> None:
         """Everything that follows a call reaching a final status. Campaign

@@ -27,6 +27,12 @@ class InvalidSignature(AppError):
     status, code = 403, "invalid_signature"
 
 
+class UnverifiedWebhook(AppError):
+    """A webhook whose signature does not verify (ElevenLabs answers are 401)."""
+
+    status, code = 401, "invalid_signature"
+
+
 class NotFound(AppError):
     status, code = 404, "not_found"
 

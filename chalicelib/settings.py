@@ -30,12 +30,36 @@ class Settings(BaseSettings):
     # callback URLs are built from it, and signatures are checked against it.
     public_base_url: str | None = None
 
-    telephony_provider: Literal["simulated", "twilio"] = "simulated"
+    # The carrier used when neither the agent nor the call names one.
+    telephony_provider: Literal["simulated", "twilio", "exotel", "elevenlabs"] = "simulated"
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
     twilio_from_number: str | None = None
     # Where the local carrier simulator listens (TELEPHONY_PROVIDER=simulated).
     simulator_url: str | None = None
+
+    # ElevenLabs: the conversational agents, and a dialing mode of its own
+    # (its Twilio outbound-call API, for numbers imported into ElevenLabs).
+    elevenlabs_api_key: str | None = None
+    elevenlabs_webhook_secret: str | None = None       # HMAC secret of the post-call webhook
+    elevenlabs_base_url: str = "https://api.elevenlabs.io"
+    elevenlabs_phone_number_id: str | None = None      # default agent_phone_number_id (ElevenLabs dialing)
+    elevenlabs_webhook_tolerance_seconds: int = Field(1800, ge=30, le=86400)
+
+    # Exotel (Calls connect API). Exotel does not sign callbacks: its webhook
+    # route carries this unguessable token in the path instead.
+    exotel_account_sid: str | None = None
+    exotel_api_key: str | None = None
+    exotel_api_token: str | None = None
+    exotel_base_url: str = "https://api.exotel.com"
+    exotel_webhook_token: str | None = Field(None, min_length=16)
+    exotel_flow_url: str | None = None     # the Exotel flow (with a voicebot applet) the answered call runs
+
+    # Where conversation audio is kept (post_call_audio). AWS_ENDPOINT_URL_S3
+    # points boto3 at moto locally.
+    recordings_bucket: str | None = None
+    # Ask Twilio to record calls and report recordings to us.
+    record_calls: bool = True
 
     dial_queue_url: str | None = None
     dial_lease_seconds: int = Field(60, ge=5)
@@ -50,16 +74,25 @@ class Settings(BaseSettings):
     def check_app(self) -> "Settings":
         """Fail fast, naming every setting the running app needs but lacks.
         (Tools such as the migration script only need the MongoDB settings.)"""
-        needed = ["public_base_url", "twilio_account_sid", "twilio_auth_token"]
+        needed = ["public_base_url"]
+        if self.telephony_provider in ("twilio", "simulated"):
+            needed += ["twilio_account_sid", "twilio_auth_token"]
         if self.telephony_provider == "simulated":
             needed.append("simulator_url")
+        self._require(needed, f"TELEPHONY_PROVIDER={self.telephony_provider}")
+        return self
+
+    def require_for(self, feature: str) -> "Settings":
+        """Name what `feature` (a carrier, a webhook, recordings storage) needs
+        but lacks; checked when the feature is first used, so a deployment that
+        never dials through Exotel needs no Exotel settings."""
+        self._require(FEATURE_SETTINGS[feature], feature)
+        return self
+
+    def _require(self, needed: list[str], context: str) -> None:
         missing = [name.upper() for name in needed if not getattr(self, name)]
         if missing:
-            raise ConfigurationError(
-                f"missing required setting(s) {', '.join(missing)} "
-                f"(TELEPHONY_PROVIDER={self.telephony_provider})"
-            )
-        return self
+            raise ConfigurationError(f"missing required setting(s) {', '.join(missing)} ({context})")
 
     @property
     def base_url(self) -> str:
@@ -67,6 +100,18 @@ class Settings(BaseSettings):
 
     def public_url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
+
+
+FEATURE_SETTINGS: dict[str, list[str]] = {
+    "twilio": ["twilio_account_sid", "twilio_auth_token"],
+    "simulated": ["twilio_account_sid", "twilio_auth_token", "simulator_url"],
+    "exotel": ["exotel_account_sid", "exotel_api_key", "exotel_api_token", "exotel_webhook_token"],
+    "elevenlabs": ["elevenlabs_api_key"],
+    "elevenlabs dialing": ["elevenlabs_api_key", "elevenlabs_webhook_secret"],
+    "elevenlabs webhook": ["elevenlabs_webhook_secret"],
+    "exotel webhook": ["exotel_webhook_token"],
+    "recordings storage": ["recordings_bucket"],
+}
 
 
 @lru_cache(maxsize=1)

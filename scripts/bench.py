@@ -2,6 +2,12 @@
 
     python scripts/bench.py dispatch [--calls 1000]
     python scripts/bench.py load [--clients 4] [--webhooks-per-second 20] [--seconds 30]
+    python scripts/bench.py conversation [--calls 40] [--duplicates 200]
+
+conversation: N calls to an ElevenLabs agent through the simulated Twilio and
+the ElevenLabs fake; how long after the call ended its transcript and both
+recordings (ours in S3, Twilio's) were readable; then duplicated signed
+post_call_transcription deliveries: their latency, and that they changed nothing.
 
 load: N concurrent clients create calls while M signed webhook callbacks per
 second (duplicates of real ones, which must change nothing) hit the webhook
@@ -243,6 +249,76 @@ def cmd_load(args) -> None:
               f"duplicate dials: {duplicates}; created but never dialed: {never_dialed}")
 
 
+def cmd_conversation(args) -> None:
+    import hashlib
+    import hmac
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scripts.devstack.__main__ import DEV_ELEVENLABS
+
+    print(f"conversation: {args.calls} calls to an ElevenLabs agent (simulated Twilio, fake ElevenLabs), "
+          f"then {args.duplicates} duplicated transcription webhooks\n", flush=True)
+    with local_stack(consumers=8, time_scale=0.05, schedule_interval=5) as (api, _):
+        agent = http.post(f"{api}/agents", json={"name": "Bench", "elevenlabs": {"agentId": "agent_bench"},
+                                                 "businessHours": {"start": "00:00", "end": "00:00"}}).json()
+        calls = [http.post(f"{api}/calls", json={"to": f"+1415555{3000 + n:04d}", "agentId": agent["id"],
+                                                 "dynamicVariables": {"n": n}}).json() for n in range(args.calls)]
+
+        def follow(call: dict) -> tuple[float, float]:
+            """Seconds from the carrier's completed callback (its event) to the
+            transcript's and the last recording's creation (their createdAt)."""
+            session = requests.Session()
+            session.headers.update(http.headers)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                transcript = session.get(f"{api}/calls/{call['id']}/transcript")
+                recording = session.get(f"{api}/calls/{call['id']}/recording")
+                if transcript.status_code == 200 and recording.status_code == 200 \
+                        and len(recording.json()["recordings"]) == 2:
+                    break
+                time.sleep(0.2)
+            else:
+                raise SystemExit(f"call {call['id']} incomplete after 120 s")
+            events = session.get(f"{api}/calls/{call['id']}").json()["events"]
+            ended = next(at(e["timestamp"]) for e in events if e["eventType"] == "completed" and e["applied"])
+            last_recording = max(at(r["createdAt"]) for r in recording.json()["recordings"])
+            return at(transcript.json()["createdAt"]) - ended, last_recording - ended
+
+        def at(value: str) -> float:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(follow, calls))
+        print(f"  transcript stored after the call ended:      {percentiles([r[0] for r in results])}")
+        print(f"  both recordings stored after the call ended: {percentiles([r[1] for r in results])}")
+
+        first = calls[0]
+        transcript = http.get(f"{api}/calls/{first['id']}/transcript").json()
+        events_before = len(http.get(f"{api}/calls/{first['id']}").json()["events"])
+        payload = json.dumps({"type": "post_call_transcription", "event_timestamp": int(time.time()), "data": {
+            "agent_id": "agent_bench", "conversation_id": transcript["conversationId"], "status": "done",
+            "transcript": [{"role": "agent", "message": "Hello", "time_in_call_secs": 0}],
+            "metadata": {"call_duration_secs": 1}, "analysis": {"call_successful": "success"}}}).encode()
+        secret = DEV_ELEVENLABS["ELEVENLABS_WEBHOOK_SECRET"]
+        timings, statuses = [], {}
+        session = requests.Session()
+        for _ in range(args.duplicates):
+            t = int(time.time())
+            signature = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
+            started = time.monotonic()
+            response = session.post(f"{api}/webhooks/elevenlabs", data=payload, headers={
+                "Content-Type": "application/json", "ElevenLabs-Signature": f"t={t},v0={signature}"})
+            timings.append(time.monotonic() - started)
+            key = f"{response.status_code} {response.json().get('status')}"
+            statuses[key] = statuses.get(key, 0) + 1
+        events_after = len(http.get(f"{api}/calls/{first['id']}").json()["events"])
+        after = http.get(f"{api}/calls/{first['id']}/transcript").json()
+        print(f"  duplicated post_call_transcription: {latency(timings)}   answers: {statuses}")
+        print(f"  transcript unchanged: {after == transcript}; call events added by duplicates: "
+              f"{events_after - events_before}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -254,6 +330,10 @@ def main() -> None:
     load.add_argument("--webhooks-per-second", type=int, default=20)
     load.add_argument("--seconds", type=int, default=30)
     load.set_defaults(run=cmd_load)
+    conversation = commands.add_parser("conversation", help="transcripts and recordings after the call; duplicates")
+    conversation.add_argument("--calls", type=int, default=40)
+    conversation.add_argument("--duplicates", type=int, default=200)
+    conversation.set_defaults(run=cmd_conversation)
     args = parser.parse_args()
     args.run(args)
 

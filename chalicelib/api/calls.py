@@ -82,3 +82,16 @@ def retry_call(call_id):
     # Due now: create and dispatch its call without waiting for the next scheduler run.
     attempt = container.scheduler.run_retry_now(attempt.id) or attempt
     return json_response(attempt.to_api(), status=202)
+
+
+@bp.route("/calls/{call_id}/transcript", methods=["GET"])
+@api_errors
+def get_transcript(call_id):
+    return json_response(get_container().conversation.transcript(call_id).to_api())
+
+
+@bp.route("/calls/{call_id}/recording", methods=["GET"])
+@api_errors
+def get_recording(call_id):
+    best, recordings, link = get_container().conversation.recording(call_id)
+    return json_response({**best.to_api(), "downloadUrl": link, "recordings": [r.to_api() for r in recordings]})

@@ -14,6 +14,7 @@ from ..models.call import Call, CallCreate, CallEvent
 from ..models.call_status import CallStatus
 from ..models.campaign import Campaign, CampaignContact, CampaignCreate, CampaignStatus, CampaignUpdate, ContactStatus
 from ..models.contact import Contact, ContactCreate, ContactUpdate
+from ..models.conversation import Recording, Transcript
 from ..models.dnc import DncCreate, DncEntry
 from ..models.retry import RetryAttempt
 from ..models.schedule import ScheduledCall, ScheduledCallUpdate, ScheduleStatus
@@ -41,6 +42,7 @@ class Operation:
     security: bool = True
     form: bool = False                  # a carrier webhook: form-encoded, signed
     csv: bool = False                   # a text/csv upload
+    json_webhook: bool = False          # a provider's signed JSON webhook
     headers: tuple[Param, ...] = field(default=())
 
 
@@ -69,6 +71,9 @@ IMPORT_REPORT = {"type": "object", "properties": {
     "rows": {"type": "integer"}, "added": {"type": "integer"}, "alreadyListed": {"type": "integer"},
     "rejected": {"type": "array", "items": {"type": "object", "properties": {
         "line": {"type": "integer"}, "phone": {"type": "string"}, "reason": {"type": "string"}}}}}}
+RECORDING = {"allOf": [ref(Recording), {"type": "object", "properties": {
+    "downloadUrl": {"type": ["string", "null"], "description": "short-lived for audio we keep in S3"},
+    "recordings": {"type": "array", "items": ref(Recording)}}}]}
 WEBHOOK_ACK = {"type": "object", "properties": {"callId": ID, "status": {"type": "string"}}}
 IDEMPOTENCY_KEY = Param("Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 255},
                         "a replay with the same body returns what the first request created, never a second one; "
@@ -107,6 +112,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                                                    params=(path_id("call_id"),), errors=(401, 403, 404, 503)),
     ("POST", "/calls/{call_id}/retry"): Operation("Retry a failed call now", "calls", 202, response=ref(RetryAttempt),
                                                   params=(path_id("call_id"),), errors=(401, 403, 404, 409, 503)),
+    ("GET", "/calls/{call_id}/transcript"): Operation(
+        "The conversation's transcript with its analysis", "calls", response=ref(Transcript),
+        params=(path_id("call_id"),), errors=(401, 403, 404, 503)),
+    ("GET", "/calls/{call_id}/recording"): Operation(
+        "The call's recording (ours in S3 before the carrier's), a download link, and every recording",
+        "calls", response=RECORDING, params=(path_id("call_id"),), errors=(401, 403, 404, 503)),
     ("GET", "/scheduled-calls"): Operation("List scheduled calls", "scheduled calls", response=page_of(ScheduledCall),
                                            params=PAGE + (Param("status", {"enum": [s.value for s in ScheduleStatus]}),
                                                           Param("agentId", ID), Param("from", DATE_TIME),
@@ -174,6 +185,18 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/webhooks/twilio/status"): Operation(
         "Twilio status callback for a call found by CallSid", "webhooks", response=WEBHOOK_ACK, security=False,
         form=True, errors=(403, 404, 415)),
+    ("POST", "/webhooks/twilio/recording/{call_id}"): Operation(
+        "Twilio recording status callback (X-Twilio-Signature)", "webhooks",
+        response={"type": "object", "properties": {"callId": ID, "recordingSid": ID, "status": {"type": "string"}}},
+        params=(path_id("call_id"),), security=False, form=True, errors=(403, 404, 415, 422)),
+    ("POST", "/webhooks/exotel/{token}/status/{call_id}"): Operation(
+        "Exotel status callback (unsigned: the path carries EXOTEL_WEBHOOK_TOKEN); form or JSON", "webhooks",
+        response=WEBHOOK_ACK, params=(Param("token", ID, "EXOTEL_WEBHOOK_TOKEN", where="path"), path_id("call_id")),
+        security=False, form=True, errors=(400, 403, 404, 415)),
+    ("POST", "/webhooks/elevenlabs"): Operation(
+        "ElevenLabs post-call webhook (ElevenLabs-Signature): transcription, audio, initiation failure",
+        "webhooks", response={"type": "object", "properties": {"callId": ID, "status": {"type": "string"}}},
+        security=False, json_webhook=True, errors=(400, 401, 413, 415, 422)),
     ("POST", "/twiml/{call_id}"): Operation(
         "The TwiML Twilio runs when the call is answered (signed)", "webhooks", security=False, form=True,
         params=(path_id("call_id"),), errors=(403, 404, 415)),
@@ -182,7 +205,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["code", "message"],
     "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}}}}
-REASONS = {400: "Malformed request", 413: "Request body too large", 401: "No or unknown API key", 403: "Missing scope, or a bad carrier signature",
+REASONS = {400: "Malformed request", 413: "Request body too large",
+           401: "No or unknown API key, or a bad ElevenLabs signature", 403: "Missing scope, or a bad carrier signature",
            404: "Unknown id", 409: "Not allowed in the current state", 415: "Unsupported content type",
            422: "Invalid field (named in error.field)", 503: "Database unavailable (Retry-After)"}
 
@@ -206,8 +230,8 @@ def _allows_null(json_schema: dict) -> bool:
 
 def build() -> dict[str, Any]:
     models = sorted({Agent, AgentCreate, AgentUpdate, Call, CallCreate, CallEvent, Campaign, CampaignContact,
-                     CampaignCreate, CampaignUpdate, Contact, ContactCreate, ContactUpdate,
-                     DncCreate, DncEntry, RetryAttempt, ScheduledCall, ScheduledCallUpdate}, key=lambda m: m.__name__)
+                     CampaignCreate, CampaignUpdate, Contact, ContactCreate, ContactUpdate, DncCreate, DncEntry,
+                     Recording, RetryAttempt, ScheduledCall, ScheduledCallUpdate, Transcript}, key=lambda m: m.__name__)
     _, schemas = models_json_schema(
         [(m, "validation" if m.__name__.endswith(("Create", "Update")) else "serialization") for m in models],
         by_alias=True, ref_template=REF, schema_generator=_ContractSchema)
@@ -234,6 +258,8 @@ def _operation(op: Operation) -> dict:
                             "responses": {}}
     if op.csv:
         spec["requestBody"] = {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
+    elif op.json_webhook:
+        spec["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
     elif op.form:
         spec["requestBody"] = {"required": True, "content": {"application/x-www-form-urlencoded": {
             "schema": {"type": "object", "additionalProperties": {"type": "string"}}}}}

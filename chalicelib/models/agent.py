@@ -1,6 +1,8 @@
 """Agents: who is calling (the conversational AI agent) and how it behaves outbound."""
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from .base import CamelModel, Document, InputModel
@@ -29,6 +31,9 @@ class ElevenLabsConfig(CamelModel):
 
     agent_id: str | None = Field(None, max_length=200)
     voice_id: str | None = Field(None, max_length=200)
+    # The number imported into ElevenLabs (agent_phone_number_id), for the
+    # `elevenlabs` carrier; ELEVENLABS_PHONE_NUMBER_ID when unset.
+    phone_number_id: str | None = Field(None, max_length=200)
 
 
 class Agent(Document):
@@ -36,6 +41,8 @@ class Agent(Document):
     company: str | None = None
     from_number: str | None = None
     elevenlabs: ElevenLabsConfig = ElevenLabsConfig()
+    # Which carrier dials for this agent (a call may name its own); unset: TELEPHONY_PROVIDER.
+    carrier: Literal["twilio", "exotel", "elevenlabs"] | None = None
     config: AgentConfig = AgentConfig()
     business_hours: BusinessHours | None = None
     retry_policy: RetryPolicy | None = None
@@ -55,6 +62,7 @@ class AgentConfigInput(InputModel):
 class ElevenLabsInput(InputModel):
     agent_id: str | None = Field(None, min_length=1, max_length=200)
     voice_id: str | None = Field(None, min_length=1, max_length=200)
+    phone_number_id: str | None = Field(None, min_length=1, max_length=200)
 
 
 class AgentCreate(InputModel):
@@ -62,6 +70,7 @@ class AgentCreate(InputModel):
     company: str | None = Field(None, max_length=200)
     from_number: str | None = None
     elevenlabs: ElevenLabsInput | None = None
+    carrier: Literal["twilio", "exotel", "elevenlabs"] | None = None
     config: AgentConfigInput | None = None
     business_hours: BusinessHours | None = None
     retry_policy: RetryPolicy | None = None
@@ -72,6 +81,7 @@ class AgentUpdate(InputModel):
     company: str | None = Field(None, max_length=200)
     from_number: str | None = None
     elevenlabs: ElevenLabsInput | None = None
+    carrier: Literal["twilio", "exotel", "elevenlabs"] | None = None
     config: AgentConfigInput | None = None
     # null clears: the system defaults apply again
     business_hours: BusinessHours | None = None

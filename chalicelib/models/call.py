@@ -2,15 +2,33 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, computed_field
 
-from .base import Document, InputModel, Stored, UtcDatetime
+from .base import CamelModel, Document, InputModel, Stored, UtcDatetime
 from .call_status import CANCELLABLE, CallStatus, FailureReason, OutboundStatus
 from .free_form import FreeForm
 from .policy import NEVER_RETRIED, BusinessHours, RetryPolicy, TimezoneName
 from .schedule import RecurringInput
+
+
+Carrier = Literal["twilio", "exotel", "elevenlabs"]
+DynamicValue = Annotated[str, Field(max_length=1000)] | bool | int | float
+
+
+class TranscriptLine(CamelModel):
+    speaker: Literal["user", "assistant"]
+    text: str
+    timestamp: UtcDatetime | None = None
+
+
+class CallOutcome(CamelModel):
+    """What the conversation achieved (seed 002 `outcome`), from the agent's analysis."""
+
+    status: str                  # ElevenLabs call_successful: success | failure | unknown
+    reason: str | None = None    # why the conversation ended
+    notes: str | None = None     # the summary
 
 
 class Call(Document):
@@ -43,6 +61,14 @@ class Call(Document):
     contact_id: str | None = None
     batch_id: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # The person's values for the conversation (campaign customData, batch
+    # variables, or given when the call is created), passed to the ElevenLabs
+    # agent as its dynamic variables.
+    dynamic_variables: dict[str, DynamicValue] = Field(default_factory=dict)
+    carrier: Carrier | None = None            # asked for this call; else the agent's, else the default
+    conversation_id: str | None = None        # the ElevenLabs conversation
+    transcript: list[TranscriptLine] = Field(default_factory=list)   # the short transcript (seed 000)
+    outcome: CallOutcome | None = None
     # Dial bookkeeping: the claim that guarantees one dial per call.
     dial_attempts: int = 0
     dial_lease_until: UtcDatetime | None = None
@@ -84,6 +110,9 @@ class CallCreate(InputModel):
     business_hours: BusinessHours | None = None
     recurring: RecurringInput | None = None
     retry_policy: RetryPolicy | None = None
+    dynamic_variables: dict[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")],
+                            DynamicValue] | None = Field(None, max_length=50)
+    carrier: Carrier | None = None
 
 
 class CallEvent(Stored):
@@ -93,7 +122,7 @@ class CallEvent(Stored):
 
     call_id: str
     event_type: str
-    source: Literal["twilio", "simulated", "internal", "api"]
+    source: Literal["twilio", "simulated", "exotel", "elevenlabs", "internal", "api"]
     timestamp: UtcDatetime                    # when we received or did it (events sort by this)
     occurred_at: UtcDatetime | None = None    # when the provider says it happened
     provider_call_sid: str | None = None
@@ -102,3 +131,5 @@ class CallEvent(Stored):
     applied: bool = True
     reason: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+    # A conversation event (ElevenLabs): who spoke, what was said (seed 002).
+    conversation_data: dict[str, Any] | None = None

@@ -1,9 +1,9 @@
 """The interface every carrier implements, and the errors it may raise."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..models.call_status import FailureReason
 
@@ -17,11 +17,24 @@ class DialRequest:
     status_callback_url: str   # where the carrier posts progress events
     time_limit_seconds: int    # hard cap on the call's length (agent.maxCallDuration)
     ring_timeout_seconds: int = 30
+    recording_callback_url: str | None = None   # record the call, and report the recording here
+    conversation: Conversation | None = None    # for carriers that hand the call to the agent themselves
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """What the ElevenLabs agent needs to start talking."""
+
+    elevenlabs_agent_id: str
+    first_message: str
+    dynamic_variables: dict[str, Any] = field(default_factory=dict)
+    phone_number_id: str | None = None
 
 
 @dataclass(frozen=True)
 class DialResult:
     provider_call_sid: str
+    conversation_id: str | None = None
 
 
 class ProviderError(Exception):

@@ -13,6 +13,7 @@ from .base import (CannotCancel, DialRequest, DialResult, InvalidNumber, Outcome
                    ProviderRejected, ProviderUnavailable, RateLimited)
 
 STATUS_CALLBACK_EVENTS = ["initiated", "ringing", "answered", "completed"]
+RECORDING_CALLBACK_EVENTS = ["completed", "absent"]
 # Twilio error codes meaning "this number cannot be called", never worth a retry.
 UNDIALABLE_CODES = {21211, 21214, 21215, 21216, 21217, 21612, 13223, 13224}
 INVALID_NUMBER_SIP_CODES = {"404", "410", "484", "604"}
@@ -38,6 +39,11 @@ class TwilioProvider:
         return self._client
 
     def place_call(self, request: DialRequest) -> DialResult:
+        recording: dict[str, Any] = {}
+        if request.recording_callback_url:
+            recording = {"record": True, "recording_status_callback": request.recording_callback_url,
+                         "recording_status_callback_method": "POST",
+                         "recording_status_callback_event": RECORDING_CALLBACK_EVENTS}
         call = self._call_api(lambda sdk: sdk.calls.create(
             to=request.to,
             from_=request.from_,
@@ -51,6 +57,7 @@ class TwilioProvider:
             machine_detection="DetectMessageEnd",
             timeout=request.ring_timeout_seconds,
             time_limit=request.time_limit_seconds,
+            **recording,
         ))
         return DialResult(provider_call_sid=call.sid)
 
@@ -223,3 +230,23 @@ def _rfc2822(value: str | None) -> datetime | None:
     except (TypeError, ValueError):
         return None
     return parsed if parsed.tzinfo else None
+
+
+@dataclass(frozen=True)
+class RecordingUpdate:
+    """A recording status callback (RecordingSid, RecordingUrl, RecordingStatus,
+    RecordingDuration, RecordingChannels, ...)."""
+
+    recording_sid: str
+    call_sid: str | None
+    status: str
+    url: str | None
+    duration: int | None
+    channels: int | None
+
+
+def parse_recording_callback(params: Mapping[str, str]) -> RecordingUpdate:
+    return RecordingUpdate(recording_sid=params.get("RecordingSid") or "", call_sid=params.get("CallSid") or None,
+                           status=params.get("RecordingStatus") or "unknown",
+                           url=params.get("RecordingUrl") or None, duration=_int(params.get("RecordingDuration")),
+                           channels=_int(params.get("RecordingChannels")))

@@ -89,14 +89,15 @@ class CallRepository:
         )
 
     def record_dialed(self, call_id: str, *, provider: str, provider_call_sid: str,
-                      now: datetime) -> Call | None:
+                      now: datetime, conversation_id: str | None = None) -> Call | None:
         """Store the carrier's call id. None when this call already has one,
         or the id belongs to another call (the unique index refuses it)."""
         try:
             doc = self._calls.find_one_and_update(
                 {"_id": call_id, "providerCallSid": {"$exists": False}},
                 {"$set": {"provider": provider, "providerCallSid": provider_call_sid,
-                          "initiatedAt": now, "dialLeaseUntil": now, "updatedAt": now}},
+                          "initiatedAt": now, "dialLeaseUntil": now, "updatedAt": now,
+                          **({"conversationId": conversation_id} if conversation_id else {})}},
                 return_document=True,
             )
         except DuplicateKeyError:
@@ -190,3 +191,30 @@ class CallRepository:
         self._calls.update_one({"_id": call_id},
                                {"$set": {**{f"metadata.{k}": v for k, v in values.items()}, "updatedAt": now}})
 
+
+    # -- the conversation and what it leaves behind
+
+    def find_by_conversation_id(self, conversation_id: str) -> Call | None:
+        doc = self._calls.find_one({"conversationId": conversation_id})
+        return Call.from_mongo(doc) if doc else None
+
+    def link_conversation(self, call_id: str, conversation_id: str, *, now: datetime) -> bool:
+        """Store the call's ElevenLabs conversation id, once; False when the
+        call already has another one or the id belongs to another call."""
+        try:
+            result = self._calls.update_one({"_id": call_id, "conversationId": {"$exists": False}},
+                                            {"$set": {"conversationId": conversation_id, "updatedAt": now}})
+        except DuplicateKeyError:
+            return False
+        return result.modified_count == 1
+
+    def annotate(self, call_id: str, fields: dict[str, Any], *, now: datetime, only_if_missing: str | None = None
+                 ) -> Call | None:
+        """Set data fields whatever the status (a transcript or recording
+        arrives after the call ended). With `only_if_missing`, only while that
+        field is unset."""
+        query: dict[str, Any] = {"_id": call_id}
+        if only_if_missing:
+            query[only_if_missing] = {"$exists": False}
+        doc = self._calls.find_one_and_update(query, {"$set": {**fields, "updatedAt": now}}, return_document=True)
+        return Call.from_mongo(doc) if doc else None

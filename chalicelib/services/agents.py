@@ -33,6 +33,7 @@ class AgentService:
             company=data.company,
             from_number=self._phone(data.from_number, "fromNumber"),
             elevenlabs=ElevenLabsConfig(**_given(data.elevenlabs)),
+            carrier=data.carrier,
             config=AgentConfig(**self._config(data)),
             business_hours=data.business_hours,
             retry_policy=data.retry_policy,
@@ -62,6 +63,8 @@ class AgentService:
             fields[f"elevenlabs.{_camel(key)}"] = value
         for key, value in self._config(data).items():
             fields[f"config.{_camel(key)}"] = value
+        if "carrier" in data.model_fields_set:
+            fields["carrier"] = data.carrier
         for name in ("business_hours", "retry_policy"):
             if name in data.model_fields_set:
                 value = getattr(data, name)

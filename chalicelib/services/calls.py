@@ -75,6 +75,7 @@ class CallService:
         due = when.instant if when else now
         call = Call(id=call_id, created_at=now, updated_at=now, to=to, agent_id=agent.id,
                     metadata=data.metadata or {}, business_hours=data.business_hours,
+                    dynamic_variables=data.dynamic_variables or {}, carrier=data.carrier,
                     retry_policy=data.retry_policy, scheduled_for=due, dispatch_pending=True, enqueued_at=due,
                     dial_lease_until=EPOCH, **{"from": from_number})
         if when:

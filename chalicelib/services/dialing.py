@@ -12,7 +12,7 @@ from .. import clock
 from ..clock import EPOCH
 from ..models.call import Call
 from ..models.call_status import CallStatus, FailureReason
-from ..providers.base import (DialRequest, DialResult, OutcomeUnknown, ProviderError, ProviderRejected,
+from ..providers.base import (Conversation, DialRequest, DialResult, OutcomeUnknown, ProviderError, ProviderRejected,
                               ProviderUnavailable, RateLimited, TelephonyProvider)
 from ..queues import DialQueue, QueueUnavailable, parse_dial_message
 from ..repositories.agents import AgentRepository
@@ -20,6 +20,7 @@ from ..repositories.call_events import CallEventRepository
 from ..repositories.calls import CallRepository
 from . import calling_hours
 from ..logs import log_context
+from .call_progress import fill
 from .events import EventLog
 from .outcomes import fail_undialed
 
@@ -50,17 +51,23 @@ class QueueMessage:
 
 class DialService:
     def __init__(self, *, calls: CallRepository, events: CallEventRepository, agents: AgentRepository,
-                 provider: TelephonyProvider, public_url: Callable[[str], str], lease_seconds: int,
+                 provider: TelephonyProvider | None = None, public_url: Callable[[str], str], lease_seconds: int,
+                 providers: Callable[[str | None], TelephonyProvider] | None = None,
+                 record_calls: bool = False, exotel_webhook_token: str | None = None,
                  on_call_ended: Callable[[Call], None] = lambda call: None,
                  is_blocked: Callable[[str], bool] = lambda phone: False,
                  sleep: Callable[[float], None] = time.sleep):
+        # `providers` resolves a carrier name (the call's, else the agent's;
+        # None: the default) to the provider that dials it.
+        self._providers = providers or (lambda carrier: provider)
+        self._record_calls = record_calls
+        self._exotel_token = exotel_webhook_token
         self._is_blocked = is_blocked
         self._calls = calls
         self._on_call_ended = on_call_ended
         self._sleep = sleep
         self._event_log = EventLog(events)
         self._agents = agents
-        self._provider = provider
         self._public_url = public_url
         self._lease = timedelta(seconds=lease_seconds)
 
@@ -85,10 +92,11 @@ class DialService:
         if call is None:
             return DialOutcome.SKIPPED
 
-        if call.dial_attempts > 1 and self._adopt_earlier_attempt(call):
+        agent = self._agents.get(call.agent_id)
+        provider = self._providers(call.carrier or (agent.carrier if agent else None))
+        if call.dial_attempts > 1 and self._adopt_earlier_attempt(call, provider):
             return DialOutcome.ADOPTED
 
-        agent = self._agents.get(call.agent_id)
         if agent is None:
             self._fail(call_id, ProviderRejected(f"agent {call.agent_id} does not exist"))
             return DialOutcome.FAILED
@@ -110,26 +118,45 @@ class DialService:
             # rest, so the call is placed at its second and never before.
             self._sleep((allowed - now).total_seconds())
 
-        request = DialRequest(
-            call_id=call.id,
-            to=call.to,
-            from_=call.from_,
-            answer_url=self._public_url(f"twiml/{call.id}"),
-            status_callback_url=self._public_url(f"webhooks/twilio/status/{call.id}"),
-            time_limit_seconds=agent.config.max_call_duration,
-        )
+        request = self._request(call, agent, provider)
         try:
-            result = self._place(request, call)
+            result = self._place(request, call, provider)
         except OutcomeUnknown:
             # Keep the claim: when it expires the next attempt reconciles first.
             raise
         except ProviderError as exc:
             self._fail(call_id, exc)
             return DialOutcome.FAILED
-        if not self._record_dialed(call_id, result.provider_call_sid, event_type="dialed"):
+        if not self._record_dialed(call_id, result.provider_call_sid, provider, event_type="dialed",
+                                   conversation_id=result.conversation_id):
             # Cannot happen while the claim holds; if it does, say so loudly.
             log.error("call %s: carrier call %s placed but not recorded", call_id, result.provider_call_sid)
         return DialOutcome.DIALED
+
+    def _request(self, call: Call, agent, provider: TelephonyProvider) -> DialRequest:
+        if provider.name == "exotel":
+            # Exotel does not sign callbacks: the route carries the deployment's token.
+            status_path = f"webhooks/exotel/{self._exotel_token}/status/{call.id}"
+            recording_path = status_path   # Exotel reports RecordingUrl with the final status
+        else:
+            status_path = f"webhooks/twilio/status/{call.id}"
+            recording_path = f"webhooks/twilio/recording/{call.id}"
+        conversation = None
+        if agent.elevenlabs.agent_id:
+            conversation = Conversation(elevenlabs_agent_id=agent.elevenlabs.agent_id,
+                                        first_message=fill(agent.config.outbound_greeting, agent),
+                                        dynamic_variables=dict(call.dynamic_variables),
+                                        phone_number_id=agent.elevenlabs.phone_number_id)
+        return DialRequest(
+            call_id=call.id,
+            to=call.to,
+            from_=call.from_,
+            answer_url=self._public_url(f"twiml/{call.id}"),
+            status_callback_url=self._public_url(status_path),
+            time_limit_seconds=agent.config.max_call_duration,
+            recording_callback_url=self._public_url(recording_path) if self._record_calls else None,
+            conversation=conversation,
+        )
 
     def _defer(self, call: Call, until: datetime, now: datetime) -> DialOutcome:
         self._calls.defer(call.id, until=until, now=now, undo_claim=True)
@@ -137,7 +164,7 @@ class DialService:
                                data={"to": until.isoformat()})
         return DialOutcome.DEFERRED
 
-    def _place(self, request: DialRequest, call: Call) -> DialResult:
+    def _place(self, request: DialRequest, call: Call, provider: TelephonyProvider) -> DialResult:
         """Ask the carrier, retrying what is safe to retry with backoff: a
         request that never arrived (5xx, refused connection, rate limit), or
         one whose outcome is unknown after asking the carrier whether the call
@@ -145,13 +172,13 @@ class DialService:
         error: ProviderError | None = None
         for attempt, pause in enumerate((*PLACE_BACKOFF, None)):
             try:
-                return self._provider.place_call(request)
+                return provider.place_call(request)
             except (ProviderUnavailable, RateLimited) as exc:
                 error = exc
             except OutcomeUnknown as exc:
                 error = exc
                 self._event_log.record(call.id, "dial_outcome_unknown", reason=str(exc)[:500])
-                placed = self._unowned_calls(call)
+                placed = self._unowned_calls(call, provider)
                 if placed:
                     return DialResult(provider_call_sid=placed[0])
             self._event_log.record(call.id, "dial_retry", reason=str(error)[:500], data={"attempt": attempt + 1})
@@ -159,29 +186,30 @@ class DialService:
                 self._sleep(pause)
         raise error
 
-    def _unowned_calls(self, call: Call) -> list[str]:
+    def _unowned_calls(self, call: Call, provider: TelephonyProvider) -> list[str]:
         since = call.dial_claimed_at or call.created_at
-        return [sid for sid in self._provider.find_calls(to=call.to, from_=call.from_, since=since)
+        return [sid for sid in provider.find_calls(to=call.to, from_=call.from_, since=since)
                 if self._calls.find_by_provider_sid(sid) is None]
 
-    def _adopt_earlier_attempt(self, call) -> bool:
+    def _adopt_earlier_attempt(self, call, provider: TelephonyProvider) -> bool:
         """An earlier claim expired without recording a carrier call; that
         worker may have placed it before dying. Adopt such a call (one from the
         same caller ID to the same number since the first claim, not owned by
         another of our calls) instead of dialing the person again."""
-        return any(self._record_dialed(call.id, sid, event_type="dial_reconciled")
-                   for sid in self._unowned_calls(call))
+        return any(self._record_dialed(call.id, sid, provider, event_type="dial_reconciled")
+                   for sid in self._unowned_calls(call, provider))
 
-    def _record_dialed(self, call_id: str, provider_call_sid: str, *, event_type: str) -> bool:
-        call = self._calls.record_dialed(call_id, provider=self._provider.name,
-                                         provider_call_sid=provider_call_sid, now=clock.now())
+    def _record_dialed(self, call_id: str, provider_call_sid: str, provider: TelephonyProvider, *, event_type: str,
+                       conversation_id: str | None = None) -> bool:
+        call = self._calls.record_dialed(call_id, provider=provider.name, provider_call_sid=provider_call_sid,
+                                         now=clock.now(), conversation_id=conversation_id)
         if call is None:
             return False
         self._event_log.record(call_id, event_type, provider_call_sid=provider_call_sid)
         if call.status == CallStatus.CANCELLED:
             # Cancelled while we were dialing: hang up what we just placed.
             try:
-                self._provider.cancel_call(provider_call_sid)
+                provider.cancel_call(provider_call_sid)
                 self._event_log.record(call_id, "provider_cancelled", provider_call_sid=provider_call_sid)
             except ProviderError as exc:
                 self._event_log.record(call_id, "provider_cancel_failed", reason=str(exc)[:500])

@@ -205,6 +205,8 @@ class Scheduler:
         call = Call(id=call_id, created_at=now, updated_at=now, to=schedule.to, agent_id=schedule.agent_id,
                     metadata=schedule.metadata, business_hours=schedule.business_hours,
                     retry_policy=first.retry_policy if first else None, schedule_id=schedule.id,
+                    dynamic_variables=first.dynamic_variables if first else {},
+                    carrier=first.carrier if first else None,
                     scheduled_for=schedule.next_run, dispatch_pending=True, enqueued_at=schedule.next_run,
                     dial_lease_until=clock.EPOCH, **{"from": first.from_ if first else None})
         if self._calls.insert(call):

@@ -5,7 +5,10 @@ Starts, with no account and no internet:
     (skipped when MONGODB_URI is set);
   - SQS: moto in server mode, with the dial queue and its dead-letter queue
     (skipped when AWS_ENDPOINT_URL_SQS is set or OUTDIAL_REAL_AWS=1);
+  - S3 for recordings: the same moto server, with the recordings bucket;
   - the carrier simulator (skipped when TELEPHONY_PROVIDER=twilio);
+  - fakes of the ElevenLabs and Exotel APIs (skipped when ELEVENLABS_BASE_URL /
+    EXOTEL_BASE_URL are set), which send signed webhooks like the real ones;
   - the API under `chalice local`;
   - the worker that feeds SQS messages and schedule ticks to the app's handlers.
 Ctrl-C stops everything it started.
@@ -31,6 +34,14 @@ ROOT = Path(__file__).resolve().parents[2]
 DEV_ACCOUNT_SID = "AC" + "0" * 32
 DEV_AUTH_TOKEN = "local-simulator-token"   # shared by the simulator and the app; not a secret
 DEV_CALLER_ID = "+14155550100"
+# Shared by the local fakes and the app; none of these is a secret.
+DEV_ELEVENLABS = {"ELEVENLABS_API_KEY": "local-elevenlabs-key",
+                  "ELEVENLABS_WEBHOOK_SECRET": "local-elevenlabs-webhook-secret",
+                  "ELEVENLABS_PHONE_NUMBER_ID": "phnum_local"}
+DEV_EXOTEL = {"EXOTEL_ACCOUNT_SID": "outdial-local", "EXOTEL_API_KEY": "local-exotel-key",
+              "EXOTEL_API_TOKEN": "local-exotel-token", "EXOTEL_WEBHOOK_TOKEN": "local-exotel-webhook-token",
+              "EXOTEL_FLOW_URL": "http://my.exotel.com/outdial-local/exoml/start_voice/1"}
+DEV_BUCKET = "outdial-recordings-local"
 
 
 class Stack:
@@ -99,6 +110,17 @@ def create_queues(env: dict[str, str]) -> None:
     })
 
 
+def create_bucket(env: dict[str, str]) -> None:
+    import boto3
+
+    s3 = boto3.client("s3", region_name=env["AWS_DEFAULT_REGION"], endpoint_url=env.get("AWS_ENDPOINT_URL_S3"),
+                      aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
+                      aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"))
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if env["RECORDINGS_BUCKET"] not in existing:
+        s3.create_bucket(Bucket=env["RECORDINGS_BUCKET"])
+
+
 def migrate(env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "scripts/migrate.py", "up"], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)
@@ -125,11 +147,37 @@ def start(args, stack: Stack) -> None:
     if not env.get("AWS_ENDPOINT_URL_SQS") and env.get("OUTDIAL_REAL_AWS") != "1":
         port = pick(9324)
         stack.spawn("sqs", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], env)
-        env.update({"AWS_ENDPOINT_URL_SQS": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "local",
-                    "AWS_SECRET_ACCESS_KEY": "local"})
+        env.update({"AWS_ENDPOINT_URL_SQS": f"http://127.0.0.1:{port}", "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}",
+                    "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"})
+        env.setdefault("RECORDINGS_BUCKET", DEV_BUCKET)
         wait_http(f"http://127.0.0.1:{port}/moto-api/")
-        stack.say(f"  SQS (moto server)            {env['AWS_ENDPOINT_URL_SQS']}")
+        stack.say(f"  SQS and S3 (moto server)     {env['AWS_ENDPOINT_URL_SQS']}")
     create_queues(env)
+    if env.get("RECORDINGS_BUCKET") and env.get("AWS_ENDPOINT_URL_S3"):
+        create_bucket(env)
+
+    if not env.get("ELEVENLABS_BASE_URL"):
+        port = pick(8022)
+        env.update(DEV_ELEVENLABS)
+        env["ELEVENLABS_BASE_URL"] = f"http://127.0.0.1:{port}"
+        stack.spawn("elevenlabs", [sys.executable, "-m", "scripts.devstack.fake_elevenlabs", "--port", str(port),
+                                   "--api-key", env["ELEVENLABS_API_KEY"],
+                                   "--webhook-secret", env["ELEVENLABS_WEBHOOK_SECRET"],
+                                   "--webhook-url", f"{env['PUBLIC_BASE_URL']}/webhooks/elevenlabs",
+                                   "--talk-seconds", str(max(0.2, 2 * args.time_scale))], env)
+        wait_http(f"{env['ELEVENLABS_BASE_URL']}/_fake/health")
+        stack.say(f"  ElevenLabs (local fake)      {env['ELEVENLABS_BASE_URL']}  (GET /_fake/conversations)")
+    if not env.get("EXOTEL_BASE_URL"):
+        port = pick(8023)
+        env.update(DEV_EXOTEL)
+        env["EXOTEL_BASE_URL"] = f"http://127.0.0.1:{port}"
+        stack.spawn("exotel", [sys.executable, "-m", "scripts.devstack.fake_exotel", "--port", str(port),
+                               "--account-sid", env["EXOTEL_ACCOUNT_SID"], "--api-key", env["EXOTEL_API_KEY"],
+                               "--api-token", env["EXOTEL_API_TOKEN"], "--time-scale", str(args.time_scale)]
+                    + (["--elevenlabs-url", env["ELEVENLABS_BASE_URL"]] if env.get("ELEVENLABS_BASE_URL") else []),
+                    env)
+        wait_http(f"{env['EXOTEL_BASE_URL']}/_fake/health")
+        stack.say(f"  Exotel (local fake)          {env['EXOTEL_BASE_URL']}  (GET /_fake/calls)")
 
     if env.get("TELEPHONY_PROVIDER", "simulated") == "simulated":
         port = pick(8021)

@@ -298,12 +298,16 @@ class SimCall:
         self.async_amd_callback_method = (_first(params, "AsyncAmdStatusCallbackMethod") or "POST").upper()
         self.timeout = _parse_int(params, "Timeout", DEFAULT_TIMEOUT, 1, MAX_TIMEOUT)
         self.time_limit = _parse_int(params, "TimeLimit", DEFAULT_TIME_LIMIT, 1, 86400)
+        self.record = (_first(params, "Record") or "").lower() == "true"
+        self.recording_callback = _first(params, "RecordingStatusCallback")
+        self.stream: Optional[dict[str, Any]] = None   # <Connect><Stream> the answered call runs
 
         self.callback_seq = itertools.count()
         self.callbacks: list[dict[str, Any]] = []
         self.twiml_requests: list[dict[str, Any]] = []
         self.amd_callbacks: list[dict[str, Any]] = []
         self.updates: list[dict[str, Any]] = []
+        self.recordings: list[dict[str, Any]] = []
         self.twiml: Optional[str] = None
 
     # --- views -------------------------------------------------------------
@@ -384,6 +388,8 @@ class SimCall:
             "amd_callbacks": [dict(a) for a in self.amd_callbacks],
             "twiml": self.twiml,
             "updates": [dict(u) for u in self.updates],
+            "stream": dict(self.stream) if self.stream else None,
+            "recordings": [dict(r) for r in self.recordings],
         }
 
     def start_time_or_created(self) -> datetime:
@@ -704,6 +710,8 @@ class CarrierSimulator:
                 send_final = call.ended and not call.abandoned
             if send_final:
                 self._status_callback(call, "completed")
+                self._stop_stream(call)
+                self._recording_callback(call)
             log.info("%s ended %s", call.sid, call.status)
         finally:
             with self._cond:
@@ -755,6 +763,8 @@ class CarrierSimulator:
         self._transition(call, answered)
         self._status_callback(call, "answered", "in-progress")
         ok = self._fetch_twiml(call, call.url, call.method, call.inline_twiml, first=True)
+        if ok:
+            self._start_stream(call)
         if call.machine_detection and call.async_amd:
             self._wait(call, T["amd"])
             self._transition(call, lambda: setattr(call, "answered_by", answerer))
@@ -776,6 +786,57 @@ class CarrierSimulator:
             call.duration = int(math.ceil(talk))
 
         self._transition(call, completed)
+
+    # --- media streams and recordings ---------------------------------------
+    # A <Connect><Stream url="ws://..."> verb is not streamed (there is no
+    # audio): the simulator tells the stream's server what Twilio's `start`
+    # and `stop` messages would (POST {http base}/_fake/stream-start|stop with
+    # callSid and customParameters). The local ElevenLabs fake listens there.
+
+    def _start_stream(self, call: SimCall) -> None:
+        import xml.etree.ElementTree as ET
+
+        try:
+            root = ET.fromstring(call.twiml or "<Response/>")
+        except ET.ParseError:
+            return
+        stream = root.find("./Connect/Stream")
+        if stream is None or not stream.get("url"):
+            return
+        parameters = {p.get("name"): p.get("value") for p in stream.findall("Parameter") if p.get("name")}
+        call.stream = {"url": stream.get("url"), "customParameters": parameters, "streamSid": "MZ" + secrets.token_hex(16)}
+        self._notify_stream(call, "start")
+
+    def _stop_stream(self, call: SimCall) -> None:
+        if call.stream is not None:
+            self._notify_stream(call, "stop")
+
+    def _notify_stream(self, call: SimCall, event: str) -> None:
+        parts = urlsplit(call.stream["url"])
+        scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+        body = {"event": event, "callSid": call.sid, "accountSid": call.account_sid,
+                "streamSid": call.stream["streamSid"], "streamUrl": call.stream["url"],
+                "customParameters": call.stream["customParameters"], "duration": call.duration}
+        try:
+            requests.post(f"{scheme}://{parts.netloc}/_fake/stream-{event}", json=body, timeout=5)
+        except requests.RequestException as exc:
+            log.info("%s stream %s not delivered: %s", call.sid, event, exc)
+
+    def _recording_callback(self, call: SimCall) -> None:
+        """Twilio's recording status callback, for a recorded call that was answered."""
+        with self._lock:
+            if not (call.record and call.recording_callback and call.answer_time) or call.abandoned:
+                return
+            params = {
+                "AccountSid": call.account_sid, "CallSid": call.sid, "RecordingSid": "RE" + secrets.token_hex(16),
+                "RecordingStatus": "completed", "RecordingDuration": str(call.duration or 0),
+                "RecordingChannels": "1", "RecordingSource": "OutboundAPI",
+                "RecordingStartTime": rfc2822(call.answer_time) or "",
+            }
+            params["RecordingUrl"] = (f"{self.base_url}/{API_VERSION}/Accounts/{call.account_sid}/Recordings/"
+                                      f"{params['RecordingSid']}")
+            call.recordings.append(params)
+        self._deliver(call.recording_callback, "POST", params, retry_on_connect_error=True)
 
     def _redirect(self, call: SimCall, url: Optional[str], method: str, twiml: Optional[str]) -> None:
         try:

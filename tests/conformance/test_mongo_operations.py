@@ -199,3 +199,35 @@ def test_inc_and_push_on_dotted_paths_next_to_a_date(db):
     doc = db.things.find_one({"_id": "c"})
     assert doc["stats"] == {"total": 3, "fresh": 1} and doc["results"] == {"list": [{"n": 1}]}
     assert "stats.total" not in doc
+
+
+def test_upsert_with_set_on_insert_keyed_by_a_unique_field(db):
+    """The recordings repository: one document per recording SID; the first
+    delivery inserts, later ones update, an in-progress one only inserts."""
+    from pymongo import IndexModel
+
+    db.recs.create_indexes([IndexModel([("recordingSid", 1)], name="recs_sid", unique=True)])
+    t = now()
+    db.recs.update_one({"recordingSid": "RE1"}, {"$set": {"status": "in-progress"},
+                                                 "$setOnInsert": {"_id": "rec_1", "createdAt": t}}, upsert=True)
+    db.recs.update_one({"recordingSid": "RE1"}, {"$set": {"status": "completed", "url": "u"},
+                                                 "$setOnInsert": {"_id": "rec_2", "createdAt": t}}, upsert=True)
+    db.recs.update_one({"recordingSid": "RE1"}, {"$setOnInsert": {"_id": "rec_3", "status": "in-progress"}},
+                       upsert=True)
+    [doc] = list(db.recs.find({"recordingSid": "RE1"}))
+    assert (doc["_id"], doc["status"], doc["url"], doc["createdAt"]) == ("rec_1", "completed", "u", t)
+
+
+def test_setting_a_taken_unique_sparse_value_raises_in_update_one(db):
+    """calls.conversationId: a conversation belongs to one call."""
+    from pymongo import IndexModel
+
+    db.calls2.create_indexes([IndexModel([("conversationId", 1)], name="c_conv", unique=True, sparse=True)])
+    db.calls2.insert_many([{"_id": "a", "conversationId": "conv_1"}, {"_id": "b"}, {"_id": "c"}])
+    with pytest.raises(DuplicateKeyError):
+        db.calls2.update_one({"_id": "b", "conversationId": {"$exists": False}}, {"$set": {"conversationId": "conv_1"}})
+    result = db.calls2.update_one({"_id": "b", "conversationId": {"$exists": False}},
+                                  {"$set": {"conversationId": "conv_2"}})
+    assert result.modified_count == 1
+    assert db.calls2.update_one({"_id": "b", "conversationId": {"$exists": False}},
+                                {"$set": {"conversationId": "conv_3"}}).modified_count == 0

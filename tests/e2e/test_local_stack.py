@@ -88,7 +88,8 @@ def test_a_call_is_placed_answered_and_completed(stack, http, agent):
     call = wait_final(http, api, place(http, api, agent, "(415) 555-2671")["id"])
     assert (call["status"], call["outboundStatus"], call["answeredBy"]) == ("completed", "connected", "human")
     assert call["duration"] > 0 and call["providerCallSid"].startswith("CA")
-    applied = [e["eventType"] for e in call["events"] if e["applied"]]
+    # (the recording is reported after the call ends: see the conversation tests below)
+    applied = [e["eventType"] for e in call["events"] if e["applied"] and not e["eventType"].startswith("recording")]
     assert applied == ["created", "dispatched", "dialed", "ringing", "in-progress", "answered_instructions",
                        "completed"]
     assert all(e["source"] in ("api", "internal", "simulated") for e in call["events"])
@@ -124,6 +125,76 @@ def test_a_call_scheduled_five_seconds_ahead_is_dialed_on_time(stack, http, agen
     assert final["status"] == "completed"
     dialed = datetime.fromisoformat(next(e for e in final["events"] if e["eventType"] == "dialed")["timestamp"])
     assert timedelta(0) <= dialed - due < timedelta(seconds=3)
+
+
+def wait_for(http, url: str, timeout: float = 20) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = http.get(url, timeout=5)
+        if response.status_code == 200:
+            return response.json()
+        time.sleep(0.2)
+    pytest.fail(f"{url} never answered 200: {response.text}")
+
+
+def conversational_agent(http, api, **extra) -> dict:
+    response = http.post(f"{api}/agents", json={"name": "Eve", "company": "Acme", "elevenlabs": {"agentId": "agent_eve"},
+                                                "businessHours": {"start": "00:00", "end": "00:00"}, **extra},
+                         timeout=5)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_a_conversation_through_the_simulated_twilio_leaves_transcript_and_recordings(stack, http):
+    """Simulator -> TwiML <Connect><Stream> to the fake ElevenLabs' signed URL ->
+    signed post-call webhooks -> transcript, audio in S3 (moto), Twilio's recording."""
+    api, _, _ = stack
+    agent = conversational_agent(http, api)
+    response = http.post(f"{api}/calls", json={"to": "+1 415 555 2673", "agentId": agent["id"],
+                                                   "dynamicVariables": {"first_name": "Maya"}}, timeout=5)
+    call = wait_final(http, api, response.json()["id"])
+    assert (call["status"], call["outboundStatus"]) == ("completed", "connected")
+    transcript = wait_for(http, f"{api}/calls/{call['id']}/transcript")
+    assert transcript["turns"][0]["text"] == "Hello! This is Eve. How can I help you today?"
+    assert transcript["analysis"]["summary"] == "The agent called Maya, who confirmed."
+
+    def both_recordings():
+        recording = wait_for(http, f"{api}/calls/{call['id']}/recording")
+        return recording if len(recording["recordings"]) == 2 else None
+
+    deadline = time.monotonic() + 20
+    while (recording := both_recordings()) is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sorted(r["source"] for r in recording["recordings"]) == ["elevenlabs", "simulated"]
+    assert requests.get(recording["downloadUrl"], timeout=5).content.startswith(b"ID3")
+    final = http.get(f"{api}/calls/{call['id']}", timeout=5).json()
+    assert final["conversationId"] == transcript["conversationId"] and final["outcome"]["status"] == "success"
+
+
+def test_a_call_through_the_exotel_fake_and_its_flow(stack, http):
+    api, _, _ = stack
+    agent = conversational_agent(http, api, carrier="exotel")
+    response = http.post(f"{api}/calls", json={"to": "+1 415 555 2674", "agentId": agent["id"]}, timeout=5)
+    call = wait_final(http, api, response.json()["id"])
+    assert (call["status"], call["provider"], call["duration"]) == ("completed", "exotel", 3)
+    assert call["recordingUrl"].endswith(f"/{call['providerCallSid']}.mp3")
+    assert wait_for(http, f"{api}/calls/{call['id']}/transcript")["callId"] == call["id"]
+
+    busy = http.post(f"{api}/calls", json={"to": "+1 415 555 0002", "agentId": agent["id"]}, timeout=5).json()
+    busy = wait_final(http, api, busy["id"])
+    assert (busy["status"], busy["failureReason"]) == ("failed", "busy")
+
+
+def test_elevenlabs_places_the_call_itself(stack, http):
+    api, _, _ = stack
+    agent = conversational_agent(http, api, carrier="elevenlabs")
+    response = http.post(f"{api}/calls", json={"to": "+1 415 555 2675", "agentId": agent["id"]}, timeout=5)
+    call = wait_final(http, api, response.json()["id"])
+    assert (call["status"], call["provider"]) == ("completed", "elevenlabs")
+    assert wait_for(http, f"{api}/calls/{call['id']}/recording")["source"] == "elevenlabs"
+    failed = http.post(f"{api}/calls", json={"to": "+1 415 555 0003", "agentId": agent["id"]}, timeout=5).json()
+    failed = wait_final(http, api, failed["id"])
+    assert (failed["status"], failed["failureReason"]) == ("failed", "no_answer")
 
 
 def test_the_api_refuses_requests_without_the_key(stack):

@@ -46,3 +46,28 @@ def test_invalid_value_is_named(monkeypatch):
     monkeypatch.setenv("TELEPHONY_PROVIDER", "carrier-pigeon")
     with pytest.raises(ConfigurationError, match="TELEPHONY_PROVIDER"):
         get_settings()
+
+
+def test_carrier_settings_are_named_only_when_that_carrier_is_used(monkeypatch):
+    monkeypatch.setenv("MONGODB_URI", "mongodb://127.0.0.1:1")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://api.example.test/api")
+    monkeypatch.setenv("TELEPHONY_PROVIDER", "exotel")
+    for name in ("EXOTEL_ACCOUNT_SID", "EXOTEL_API_KEY", "EXOTEL_API_TOKEN", "EXOTEL_WEBHOOK_TOKEN",
+                 "ELEVENLABS_API_KEY", "ELEVENLABS_WEBHOOK_SECRET", "RECORDINGS_BUCKET"):
+        monkeypatch.delenv(name, raising=False)
+    settings = get_settings().check_app()          # no Twilio settings needed without Twilio
+    with pytest.raises(ConfigurationError) as excinfo:
+        settings.require_for("exotel")
+    assert str(excinfo.value) == ("missing required setting(s) EXOTEL_ACCOUNT_SID, EXOTEL_API_KEY, "
+                                  "EXOTEL_API_TOKEN, EXOTEL_WEBHOOK_TOKEN (exotel)")
+    with pytest.raises(ConfigurationError, match=r"ELEVENLABS_WEBHOOK_SECRET \(elevenlabs webhook\)"):
+        settings.require_for("elevenlabs webhook")
+    with pytest.raises(ConfigurationError, match="RECORDINGS_BUCKET"):
+        settings.require_for("recordings storage")
+
+
+def test_the_exotel_webhook_token_must_be_unguessable(monkeypatch):
+    monkeypatch.setenv("MONGODB_URI", "mongodb://127.0.0.1:1")
+    monkeypatch.setenv("EXOTEL_WEBHOOK_TOKEN", "short")
+    with pytest.raises(ConfigurationError, match="EXOTEL_WEBHOOK_TOKEN"):
+        get_settings()
