@@ -11,7 +11,9 @@ the account's pacing and the do-not-call check apply there too.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta
+from typing import Any
 
 from .. import clock, timing
 from ..clock import EPOCH
@@ -138,8 +140,8 @@ class CampaignRunner:
                     agent_id=agent.id, campaign_id=campaign.id, contact_id=row.contact_id,
                     business_hours=contact_window(contact),
                     campaign_hours=campaign_hours(campaign),
-                    metadata={"campaignContactId": row.id, "attempt": attempt,
-                              "customData": row.custom_data},
+                    metadata={"campaignContactId": row.id, "attempt": attempt},
+                    dynamic_variables=dynamic_variables(row.custom_data),
                     scheduled_for=now, dispatch_pending=True, enqueued_at=now, dial_lease_until=EPOCH,
                     **{"from": agent.from_number or self._default_from})
 
@@ -249,6 +251,18 @@ class CampaignRunner:
             self._on_contact_final(campaign, row)
         except Exception:
             log.exception("campaign %s: follow-up of contact %s failed", campaign.id, row_id)
+
+
+def dynamic_variables(custom_data: dict[str, Any]) -> dict[str, Any]:
+    """The contact's customData as the conversation's variables: scalar
+    values under identifier names ("First name" → first_name), at most 50."""
+    variables: dict[str, Any] = {}
+    for key, value in custom_data.items():
+        name = re.sub(r"\W+", "_", str(key)).strip("_").lower()[:64]
+        if not name or not isinstance(value, (str, int, float, bool)) or len(variables) == 50:
+            continue
+        variables["_" + name if name[0].isdigit() else name] = value[:1000] if isinstance(value, str) else value
+    return variables
 
 
 def campaign_window(campaign: Campaign) -> timing.Window:

@@ -127,13 +127,13 @@ def test_future_start_date_waits_as_scheduled(client, agent, provider, tuesday, 
 def test_run_to_completion_with_retries_and_stats(client, agent, provider, tuesday, sent):
     campaign = create(client, agent)
     cid = campaign["id"]
-    add_contacts(cid, PHONES, plan="gold")
+    add_contacts(cid, PHONES, **{"Plan": "gold", "Visits 2026": 3, "notes": {"nested": True}})
     started = body(action(client, cid, "start"))
     assert started["status"] == "active"
     first_two = queued(sent)
     assert len(first_two) == 2                                          # maxConcurrentCalls
     call = body(client.http.get(f"/calls/{first_two[0]}"))
-    assert call["campaignId"] == cid and call["metadata"]["customData"] == {"plan": "gold"}
+    assert call["campaignId"] == cid and call["dynamicVariables"] == {"plan": "gold", "visits_2026": 3}
     assert call["campaignHours"]["timezone"] == "America/New_York"
 
     dial_and_end(client, first_two[0], "completed", CallDuration="42")
