@@ -8,7 +8,10 @@ from functools import cached_property
 from .db import get_database
 from .providers.base import TelephonyProvider
 from .queues import DialQueue
+from .models.call import Call
 from .repositories.agents import AgentRepository
+from .repositories.batches import BatchRepository
+from .repositories.pacing import ConcurrencySlotRepository, RateLimitRepository
 from .repositories.call_events import CallEventRepository
 from .repositories.calls import CallRepository
 from .repositories.idempotency import IdempotencyRepository
@@ -21,6 +24,8 @@ from .repositories.dnc import DncRepository
 from .repositories.retries import RetryRepository
 from .repositories.schedules import ScheduleRepository
 from .services.api_keys import ApiKeyService
+from .services.batches import BatchService
+from .services.pacing import Pacer
 from .services.contacts import ContactService
 from .services.dialing import DialService
 from .services.dnc import DncService
@@ -93,6 +98,18 @@ class Container:
         return RetryRepository(self.db)
 
     @cached_property
+    def batches(self) -> BatchRepository:
+        return BatchRepository(self.db)
+
+    @cached_property
+    def rate_limits(self) -> RateLimitRepository:
+        return RateLimitRepository(self.db)
+
+    @cached_property
+    def concurrency_slots(self) -> ConcurrencySlotRepository:
+        return ConcurrencySlotRepository(self.db)
+
+    @cached_property
     def event_log(self) -> EventLog:
         return EventLog(self.call_events)
 
@@ -146,13 +163,35 @@ class Container:
         return DialService(calls=self.calls, events=self.call_events, agents=self.agents,
                            provider=self.provider(), public_url=self.settings.public_url,
                            lease_seconds=self.settings.dial_lease_seconds,
-                           on_call_ended=self.retry_service.after_call_ended,
-                           is_blocked=self.dnc_service.blocks)
+                           on_call_ended=self.call_ended,
+                           is_blocked=self.dnc_service.blocks,
+                           pacer=self.pacer, run_state=self.batch_service.run_state,
+                           redispatch=self.dispatcher.dispatch_if_due,
+                           on_batch_chunk=self.batch_service.fan_out)
 
     @cached_property
     def call_progress(self) -> CallProgressService:
         return CallProgressService(calls=self.calls, events=self.call_events, agents=self.agents,
-                                   on_call_ended=self.retry_service.after_call_ended)
+                                   on_call_ended=self.call_ended)
+
+    def call_ended(self, call: Call) -> None:
+        """Everything that follows a call's final status (idempotent: a
+        repeated final callback may run it again)."""
+        self.pacer.on_call_ended(call)
+        self.retry_service.after_call_ended(call)
+
+    @cached_property
+    def pacer(self) -> Pacer:
+        return Pacer(limits=self.rate_limits, slots=self.concurrency_slots, calls=self.calls,
+                     cps=self.settings.account_cps, wake=self.dispatcher.dispatch_if_due)
+
+    @cached_property
+    def batch_service(self) -> BatchService:
+        return BatchService(batches=self.batches, calls=self.calls, agents=self.agents, retries=self.retries,
+                            event_log=self.event_log, idempotency=self.idempotency_service, queue=self.dial_queue,
+                            dispatcher=self.dispatcher, blocked_among=self.dnc_service.blocked_among,
+                            cps=self.settings.account_cps, default_region=self.settings.default_region,
+                            default_from_number=self.settings.twilio_from_number)
 
     @cached_property
     def retry_service(self) -> RetryService:

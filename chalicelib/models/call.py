@@ -41,6 +41,14 @@ class Call(Document):
     contact_id: str | None = None
     batch_id: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # Per-recipient variables for the conversational agent (batch `variables`,
+    # campaign contact `customData`).
+    dynamic_variables: dict[str, Any] | None = None
+    # A shared limit on calls in flight (e.g. `batch:<id>`, `campaign:<id>`):
+    # the dialer holds one of `concurrencyLimit` slots of this scope per call.
+    concurrency_key: str | None = None
+    concurrency_limit: int | None = None
+    waiting_for_slot: bool = False     # put back until a slot of its scope frees up
     # Dial bookkeeping: the claim that guarantees one dial per call.
     dial_attempts: int = 0
     dial_lease_until: UtcDatetime | None = None
@@ -49,7 +57,8 @@ class Call(Document):
     # Waiting for the scheduler to send its dial message at `scheduledFor`.
     dispatch_pending: bool = False
 
-    _private_fields = frozenset({"dial_lease_until", "dial_claimed_at", "enqueued_at", "dispatch_pending"})
+    _private_fields = frozenset({"dial_lease_until", "dial_claimed_at", "enqueued_at", "dispatch_pending",
+                                "waiting_for_slot"})
 
     @computed_field
     @property

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from ..clock import EPOCH
 from ..models.call import Call
@@ -162,12 +162,15 @@ class CallRepository:
                                    "status": CallStatus.INITIATED.value}, {"_id": 1})
         return [d["_id"] for d in cursor.sort("scheduledFor", 1).limit(limit)]
 
-    def defer(self, call_id: str, *, until: datetime, now: datetime, undo_claim: bool = False) -> Call | None:
+    def defer(self, call_id: str, *, until: datetime, now: datetime, undo_claim: bool = False,
+              waiting_for_slot: bool = False) -> Call | None:
         """Put a not-yet-dialed call back to wait for `until`. With
         `undo_claim`, the dialer's claim is returned as if never taken (no
-        carrier was asked, so there is nothing to reconcile later)."""
+        carrier was asked, so there is nothing to reconcile later). With
+        `waiting_for_slot`, a released concurrency slot may wake it earlier."""
         update: dict[str, Any] = {"$set": {"scheduledFor": until, "dispatchPending": True, "enqueuedAt": until,
-                                           "dialLeaseUntil": EPOCH, "updatedAt": now}}
+                                           "dialLeaseUntil": EPOCH, "waitingForSlot": waiting_for_slot,
+                                           "updatedAt": now}}
         if undo_claim:
             update["$inc"] = {"dialAttempts": -1}
         doc = self._calls.find_one_and_update(
@@ -179,3 +182,65 @@ class CallRepository:
         self._calls.update_one({"_id": call_id},
                                {"$set": {**{f"metadata.{k}": v for k, v in values.items()}, "updatedAt": now}})
 
+
+    # -- pacing: calls waiting for a concurrency slot
+
+    def wake_waiting(self, concurrency_key: str, *, now: datetime) -> str | None:
+        """Make the longest-waiting call of this scope due now; its id, or None."""
+        doc = self._calls.find_one_and_update(
+            {"concurrencyKey": concurrency_key, "dispatchPending": True, "waitingForSlot": True,
+             "status": CallStatus.INITIATED.value},
+            {"$set": {"scheduledFor": now, "enqueuedAt": now, "waitingForSlot": False, "updatedAt": now}},
+            sort=[("scheduledFor", 1)], projection={"_id": 1})
+        return doc["_id"] if doc else None
+
+    # -- batches
+
+    def insert_many(self, calls: list[Call]) -> int:
+        """Bulk insert; calls that already exist (a redelivered fan-out) are
+        left as they are. Returns how many were new."""
+        if not calls:
+            return 0
+        try:
+            return len(self._calls.insert_many([c.to_mongo() for c in calls], ordered=False).inserted_ids)
+        except BulkWriteError as exc:
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
+            return exc.details.get("nInserted", 0)
+
+    def batch_progress(self, batch_id: str) -> list[tuple[str, int, int]]:
+        """Seed 000's batch progress, `(status, retryCount, count)` rows:
+        a $match on the indexed batchId and a $group."""
+        rows = self._calls.aggregate([
+            {"$match": {"batchId": batch_id}},
+            {"$group": {"_id": {"status": "$status", "retryCount": "$retryCount"}, "count": {"$sum": 1}}},
+        ])
+        return [(r["_id"]["status"], r["_id"].get("retryCount") or 0, r["count"]) for r in rows]
+
+    def batch_call_ids(self, batch_id: str, *, undialed_only: bool = False, first_attempts_only: bool = False,
+                       limit: int = 0) -> list[str]:
+        query: dict[str, Any] = {"batchId": batch_id}
+        if undialed_only:
+            query.update(status=CallStatus.INITIATED.value, providerCallSid={"$exists": False})
+        if first_attempts_only:
+            query["retryCount"] = 0
+        return [d["_id"] for d in self._calls.find(query, {"_id": 1}).limit(limit)]
+
+    def batch_call_ids_among(self, call_ids: list[str]) -> list[str]:
+        """Those of `call_ids` that exist."""
+        return [d["_id"] for d in self._calls.find({"_id": {"$in": call_ids}}, {"_id": 1})]
+
+    def cancel_undialed(self, call_ids: list[str], *, now: datetime) -> list[str]:
+        """Cancel those of `call_ids` that are not dialed yet; returns the ids
+        this cancelled (a call the dialer takes meanwhile is hung up by it)."""
+        guard = {"_id": {"$in": call_ids}, "status": CallStatus.INITIATED.value,
+                 "providerCallSid": {"$exists": False}}
+        self._calls.update_many(guard, {"$set": {
+            "status": CallStatus.CANCELLED.value, "failureReason": "cancelled", "endedAt": now,
+            "dispatchPending": False, "waitingForSlot": False, "updatedAt": now}})
+        return [d["_id"] for d in self._calls.find(
+            {"_id": {"$in": call_ids}, "status": CallStatus.CANCELLED.value, "endedAt": now}, {"_id": 1})]
+
+    def count_unfinished(self, batch_id: str) -> int:
+        return self._calls.count_documents({"batchId": batch_id,
+                                            "status": {"$nin": [s.value for s in TERMINAL]}})

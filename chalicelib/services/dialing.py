@@ -14,7 +14,7 @@ from ..models.call import Call
 from ..models.call_status import CallStatus, FailureReason
 from ..providers.base import (DialRequest, DialResult, OutcomeUnknown, ProviderError, ProviderRejected,
                               ProviderUnavailable, RateLimited, TelephonyProvider)
-from ..queues import DialQueue, QueueUnavailable, parse_dial_message
+from ..queues import DialQueue, QueueUnavailable, parse_message
 from ..repositories.agents import AgentRepository
 from ..repositories.call_events import CallEventRepository
 from ..repositories.calls import CallRepository
@@ -22,6 +22,7 @@ from . import calling_hours
 from ..logs import log_context
 from .events import EventLog
 from .outcomes import fail_undialed
+from .pacing import Admission, Pacer
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,21 @@ EARLY_TOLERANCE = timedelta(seconds=2)
 # Pauses between attempts at the carrier within one dial (then the call fails
 # and the retry policy takes over, minutes later).
 PLACE_BACKOFF = (0.5, 2.0)
+# A call of a paused batch (or campaign) looks again this much later.
+PAUSED_RECHECK = timedelta(seconds=60)
+
+
+class RunState(StrEnum):
+    """What the run a call belongs to (batch, campaign) allows right now."""
+    GO = "go"
+    PAUSED = "paused"        # hold new dials; they go when it resumes
+    CANCELLED = "cancelled"  # never dial: the call is cancelled
 
 
 class DialOutcome(StrEnum):
     DIALED = "dialed"
-    DEFERRED = "deferred"  # not its time, or outside calling hours: back to the scheduler
+    DEFERRED = "deferred"  # not its time, outside calling hours, paused, or paced: put back
+    CANCELLED = "cancelled"  # its batch/campaign was cancelled
     ADOPTED = "adopted"    # an earlier, interrupted attempt had placed it after all
     SKIPPED = "skipped"    # already dialed, finished, cancelled, or claimed by another worker
     FAILED = "failed"      # the carrier refused it; the call is failed
@@ -53,8 +64,16 @@ class DialService:
                  provider: TelephonyProvider, public_url: Callable[[str], str], lease_seconds: int,
                  on_call_ended: Callable[[Call], None] = lambda call: None,
                  is_blocked: Callable[[str], bool] = lambda phone: False,
+                 pacer: Pacer | None = None,
+                 run_state: Callable[[Call], RunState] = lambda call: RunState.GO,
+                 redispatch: Callable[[str, datetime], object] = lambda call_id, now: None,
+                 on_batch_chunk: Callable[[str], object] | None = None,
                  sleep: Callable[[float], None] = time.sleep):
         self._is_blocked = is_blocked
+        self._pacer = pacer
+        self._run_state = run_state
+        self._redispatch = redispatch
+        self._on_batch_chunk = on_batch_chunk
         self._calls = calls
         self._on_call_ended = on_call_ended
         self._sleep = sleep
@@ -71,9 +90,15 @@ class DialService:
         failed = []
         for message in messages:
             try:
-                call_id = parse_dial_message(message.body)
-                with log_context(callId=call_id, messageId=message.message_id):
-                    log.info("dial %s", self.dial(call_id))
+                kind, item_id = parse_message(message.body)
+                if kind == "batchChunk" and self._on_batch_chunk is not None:
+                    with log_context(batchChunk=item_id, messageId=message.message_id):
+                        log.info("batch chunk: %s calls", self._on_batch_chunk(item_id))
+                    continue
+                if kind != "call":
+                    raise ValueError(f"no handler for {kind} messages")
+                with log_context(callId=item_id, messageId=message.message_id):
+                    log.info("dial %s", self.dial(item_id))
             except Exception:
                 log.exception("dial message %s failed", message.message_id)
                 failed.append(message.message_id)
@@ -96,6 +121,12 @@ class DialService:
             fail_undialed(self._calls, self._event_log, call_id, FailureReason.DO_NOT_CALL,
                           "the number is on the do-not-call list", event_type="skipped")
             return DialOutcome.FAILED
+        state = self._run_state(call)
+        if state == RunState.CANCELLED:
+            return self._cancel_for_run(call)
+        if state == RunState.PAUSED:
+            return self._put_back(call, now + PAUSED_RECHECK, now, event_type="held",
+                                  reason="its batch or campaign is paused")
         # The last line of defence: a message that arrives before the call's
         # time (it was rescheduled) or outside calling hours must not dial.
         allowed = calling_hours.next_allowed(call, agent, max(now, call.scheduled_for or now))
@@ -108,6 +139,12 @@ class DialService:
             # Dispatch rounds SQS delays down to whole seconds: wait out the
             # rest, so the call is placed at its second and never before.
             self._sleep((allowed - now).total_seconds())
+        if self._pacer is not None:
+            admission = self._pacer.admit(call, max_call_duration=agent.config.max_call_duration, now=clock.now())
+            if admission.at is None:
+                return self._wait_for_pacing(call, admission)
+            if (wait := (admission.at - clock.now()).total_seconds()) > 0:
+                self._sleep(wait)   # our reserved instant, at most a couple of seconds ahead
 
         request = DialRequest(
             call_id=call.id,
@@ -135,6 +172,38 @@ class DialService:
         self._event_log.record(call.id, "deferred", reason="not due yet or outside calling hours",
                                data={"to": until.isoformat()})
         return DialOutcome.DEFERRED
+
+    def _wait_for_pacing(self, call: Call, admission: Admission) -> DialOutcome:
+        """Not now (the account's rate, or no concurrency slot): put the call
+        back for `retry_at`. A rate-limited call goes straight back on the
+        queue with a delay; one waiting for a slot is woken when one frees up
+        (else the scheduler sends it at `retry_at`)."""
+        now = clock.now()
+        outcome = self._put_back(call, admission.retry_at, now, event_type="paced", reason=admission.reason,
+                                 waiting_for_slot=admission.waiting_for_slot)
+        if not admission.waiting_for_slot:
+            try:
+                self._redispatch(call.id, now)
+            except Exception:
+                log.exception("re-dispatch of call %s left to the scheduler", call.id)
+        return outcome
+
+    def _put_back(self, call: Call, until: datetime, now: datetime, *, event_type: str, reason: str,
+                  waiting_for_slot: bool = False) -> DialOutcome:
+        self._calls.defer(call.id, until=until, now=now, undo_claim=True, waiting_for_slot=waiting_for_slot)
+        self._event_log.record(call.id, event_type, reason=reason, data={"to": until.isoformat()})
+        return DialOutcome.DEFERRED
+
+    def _cancel_for_run(self, call: Call) -> DialOutcome:
+        now = clock.now()
+        cancelled = self._calls.transition(call.id, to=CallStatus.CANCELLED, allowed_from=[CallStatus.INITIATED],
+                                           fields={"failureReason": FailureReason.CANCELLED.value, "endedAt": now},
+                                           now=now)
+        self._event_log.record(call.id, "cancelled", from_status=CallStatus.INITIATED,
+                               to_status=CallStatus.CANCELLED, applied=cancelled is not None,
+                               reason="its batch or campaign was cancelled")
+        self._calls.release_claim(call.id, now=now)
+        return DialOutcome.CANCELLED
 
     def _place(self, request: DialRequest, call: Call) -> DialResult:
         """Ask the carrier, retrying what is safe to retry with backoff: a
