@@ -208,14 +208,17 @@ class CallRepository:
                 raise
             return exc.details.get("nInserted", 0)
 
-    def batch_progress(self, batch_id: str) -> list[tuple[str, int, int]]:
-        """Seed 000's batch progress, `(status, retryCount, count)` rows:
-        a $match on the indexed batchId and a $group."""
-        rows = self._calls.aggregate([
-            {"$match": {"batchId": batch_id}},
-            {"$group": {"_id": {"status": "$status", "retryCount": "$retryCount"}, "count": {"$sum": 1}}},
-        ])
-        return [(r["_id"]["status"], r["_id"].get("retryCount") or 0, r["count"]) for r in rows]
+    def batch_progress(self, batch_id: str) -> tuple[dict[str, int], dict[str, int]]:
+        """Seed 000's batch progress ($match on the indexed batchId, $group by
+        status): (all calls by status, retry calls by status). Two plain
+        groupings rather than one on a compound `_id`, which the embedded
+        server does not evaluate."""
+        def by_status(match: dict[str, Any]) -> dict[str, int]:
+            rows = self._calls.aggregate([{"$match": match},
+                                          {"$group": {"_id": "$status", "count": {"$sum": 1}}}])
+            return {r["_id"]: r["count"] for r in rows}
+
+        return by_status({"batchId": batch_id}), by_status({"batchId": batch_id, "retryCount": {"$gt": 0}})
 
     def batch_call_ids(self, batch_id: str, *, undialed_only: bool = False, first_attempts_only: bool = False,
                        limit: int = 0) -> list[str]:

@@ -225,14 +225,11 @@ class BatchService:
 
     def get(self, batch_id: str) -> tuple[Batch, dict]:
         batch = self._require(batch_id)
-        rows = self._calls.batch_progress(batch_id)
-        by_status: dict[str, int] = {}
-        retries: dict[str, int] = {}
-        for status, retry_count, count in rows:
-            target = retries if retry_count else by_status
-            target[status] = target.get(status, 0) + count
+        everything, retries = self._calls.batch_progress(batch_id)
+        by_status = {status: count - retries.get(status, 0) for status, count in everything.items()
+                     if count - retries.get(status, 0)}
         created = sum(by_status.values())
-        unfinished = sum(count for status, _, count in rows if status not in TERMINAL)
+        unfinished = sum(count for status, count in everything.items() if status not in TERMINAL)
         if batch.status == BatchStatus.ACTIVE and created == batch.size and unfinished == 0 \
                 and not self._retry_pending(batch_id):
             batch = self._batches.transition(batch_id, to=BatchStatus.COMPLETED, allowed_from=[BatchStatus.ACTIVE],
