@@ -115,14 +115,21 @@ def test_idempotency_key(client, agent, db, sqs, dial_queue_url):
 
 def test_thousands_of_recipients_are_accepted_in_chunks_with_bulk_inserts(client, agent, sqs, dial_queue_url, db,
                                                                          sent):
-    recipients = [{"to": f"+1415555{n:04d}", "variables": {"n": n}} for n in range(2500)]
+    recipients = [{"to": f"+1415555{n:04d}", "variables": {"n": n}} for n in range(3000)]
     batch = create_batch(client, agent, recipients)
-    assert (batch["size"], batch["chunks"]) == (2500, 5)
-    assert fan_out(client, sqs, dial_queue_url) == 5
-    assert db.calls.count_documents({"batchId": batch["id"]}) == 2500
-    # only what falls due within the dispatch lookahead (120 s at 1 call/s) is on the queue
+    assert (batch["size"], batch["chunks"]) == (3000, 6)
+    # the request only stored the recipients in chunks and queued one message per chunk
+    assert db.calls.count_documents({}) == 0
+    chunks = [json.loads(m["Body"]) for m in drain(sqs, dial_queue_url)]
+    assert chunks == [{"batchChunk": f"{batch['id']}:{n}"} for n in range(6)]
+    # one chunk (one bulk insert) is 500 calls; what falls due within the dispatch lookahead
+    # (120 s at 1 call/s) goes on the queue
+    assert invoke(client, json.dumps(chunks[0])) == {"batchItemFailures": []}
+    assert db.calls.count_documents({"batchId": batch["id"]}) == 500
     assert len(sent) == 121 and max(delay for _, delay in sent) == 120
-    assert progress(client, batch["id"])["progress"]["byStatus"] == {"initiated": 2500}
+    got = progress(client, batch["id"])["progress"]
+    assert (got["size"], got["created"], got["byStatus"]) == (3000, 500, {"initiated": 500})
+    assert got == progress(client, batch["id"])["progress"]    # not completed while calls are missing
 
 
 def test_cancel_mid_run(client, agent, provider, sqs, dial_queue_url, db, frozen_clock):
