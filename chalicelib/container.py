@@ -165,7 +165,7 @@ class Container:
                            lease_seconds=self.settings.dial_lease_seconds,
                            on_call_ended=self.call_ended,
                            is_blocked=self.dnc_service.blocks,
-                           pacer=self.pacer, run_state=self.batch_service.run_state,
+                           pacer=self.pacer, run_state=self.run_state,
                            redispatch=self.dispatcher.dispatch_if_due,
                            on_batch_chunk=self.batch_service.fan_out)
 
@@ -179,6 +179,11 @@ class Container:
         repeated final callback may run it again)."""
         self.pacer.on_call_ended(call)
         self.retry_service.after_call_ended(call)
+
+    def run_state(self, call: Call):
+        """Whether the run a call belongs to lets it be dialed now (batches;
+        campaigns add their own branch here)."""
+        return self.batch_service.run_state(call)
 
     @cached_property
     def pacer(self) -> Pacer:

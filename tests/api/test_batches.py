@@ -220,3 +220,16 @@ def test_the_sweep_recovers_a_slot_whose_call_never_reported_its_end(client, age
 def test_unknown_batch(client):
     assert client.http.get("/batches/bat_nope").status_code == 404
     assert client.http.post("/batches/bat_nope/cancel").status_code == 404
+
+
+def test_a_lost_chunk_message_is_sent_again_by_the_sweep(client, agent, sqs, dial_queue_url, db, frozen_clock):
+    batch = create_batch(client, agent, [{"to": "+14155550301"}])
+    drain(sqs, dial_queue_url)                     # the chunk's message is lost
+    event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={},
+                                            resources=[])
+    assert client.lambda_.invoke("sweep_undialed", event).payload["chunksResent"] == 0
+    frozen_clock.advance(minutes=3)
+    assert client.lambda_.invoke("sweep_undialed", event).payload["chunksResent"] == 1
+    assert fan_out(client, sqs, dial_queue_url) == 1
+    assert len(batch_calls(db, batch["id"])) == 1
+    assert client.lambda_.invoke("sweep_undialed", event).payload["chunksResent"] == 0    # done: never again
