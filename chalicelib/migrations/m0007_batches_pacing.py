@@ -32,8 +32,8 @@ NEW_COLLECTIONS: dict[str, list[IndexModel]] = {
 }
 CALL_INDEXES = [
     # waking the longest-waiting call of a scope when a slot frees up
-    IndexModel([("concurrencyKey", ASC), ("waitingForSlot", ASC), ("scheduledFor", ASC)],
-               name="calls_concurrencyKey_waiting_scheduledFor", sparse=True),
+    IndexModel([("concurrencyKey", ASC), ("waitingForSlot", ASC), ("waitingSince", ASC)],
+               name="calls_concurrencyKey_waiting_since", sparse=True),
 ]
 
 

@@ -49,6 +49,8 @@ class Call(Document):
     concurrency_key: str | None = None
     concurrency_limit: int | None = None
     waiting_for_slot: bool = False     # put back until a slot of its scope frees up
+    waiting_since: UtcDatetime | None = None   # first put back by pacing (slot waiters are woken in this order)
+    pacing_waits: int = 0              # times put back by pacing: each wait is longer (backoff)
     # Dial bookkeeping: the claim that guarantees one dial per call.
     dial_attempts: int = 0
     dial_lease_until: UtcDatetime | None = None
@@ -58,7 +60,7 @@ class Call(Document):
     dispatch_pending: bool = False
 
     _private_fields = frozenset({"dial_lease_until", "dial_claimed_at", "enqueued_at", "dispatch_pending",
-                                "waiting_for_slot"})
+                                "waiting_for_slot", "waiting_since", "pacing_waits"})
 
     @computed_field
     @property

@@ -96,7 +96,7 @@ class CallRepository:
             doc = self._calls.find_one_and_update(
                 {"_id": call_id, "providerCallSid": {"$exists": False}},
                 {"$set": {"provider": provider, "providerCallSid": provider_call_sid,
-                          "initiatedAt": now, "dialLeaseUntil": now, "updatedAt": now}},
+                          "initiatedAt": now, "dialLeaseUntil": now, "waitingForSlot": False, "updatedAt": now}},
                 return_document=True,
             )
         except DuplicateKeyError:
@@ -163,16 +163,24 @@ class CallRepository:
         return [d["_id"] for d in cursor.sort("scheduledFor", 1).limit(limit)]
 
     def defer(self, call_id: str, *, until: datetime, now: datetime, undo_claim: bool = False,
-              waiting_for_slot: bool = False) -> Call | None:
+              waiting_for_slot: bool | None = None, paced: bool = False) -> Call | None:
         """Put a not-yet-dialed call back to wait for `until`. With
         `undo_claim`, the dialer's claim is returned as if never taken (no
-        carrier was asked, so there is nothing to reconcile later). With
-        `waiting_for_slot`, a released concurrency slot may wake it earlier."""
+        carrier was asked, so there is nothing to reconcile later). `paced`:
+        put back by pacing (counted, for backoff); `waiting_for_slot` True: a
+        released concurrency slot may wake it earlier (None: as it was)."""
         update: dict[str, Any] = {"$set": {"scheduledFor": until, "dispatchPending": True, "enqueuedAt": until,
-                                           "dialLeaseUntil": EPOCH, "waitingForSlot": waiting_for_slot,
-                                           "updatedAt": now}}
+                                           "dialLeaseUntil": EPOCH, "updatedAt": now}}
+        if waiting_for_slot is not None:
+            update["$set"]["waitingForSlot"] = waiting_for_slot
+        increments: dict[str, int] = {}
         if undo_claim:
-            update["$inc"] = {"dialAttempts": -1}
+            increments["dialAttempts"] = -1
+        if paced:
+            increments["pacingWaits"] = 1
+            update["$min"] = {"waitingSince": now}
+        if increments:
+            update["$inc"] = increments
         doc = self._calls.find_one_and_update(
             {"_id": call_id, "status": CallStatus.INITIATED.value, "providerCallSid": {"$exists": False}},
             update, return_document=True)
@@ -186,12 +194,15 @@ class CallRepository:
     # -- pacing: calls waiting for a concurrency slot
 
     def wake_waiting(self, concurrency_key: str, *, now: datetime) -> str | None:
-        """Make the longest-waiting call of this scope due now; its id, or None."""
+        """Make the longest-waiting call of this scope due now (whether it still
+        waits for the scheduler or its delayed dial message is already on the
+        queue: that message then finds it dialed or waiting again); its id."""
         doc = self._calls.find_one_and_update(
-            {"concurrencyKey": concurrency_key, "dispatchPending": True, "waitingForSlot": True,
-             "status": CallStatus.INITIATED.value},
-            {"$set": {"scheduledFor": now, "enqueuedAt": now, "waitingForSlot": False, "updatedAt": now}},
-            sort=[("scheduledFor", 1)], projection={"_id": 1})
+            {"concurrencyKey": concurrency_key, "waitingForSlot": True, "status": CallStatus.INITIATED.value,
+             "providerCallSid": {"$exists": False}, "dialLeaseUntil": {"$lt": now}},
+            {"$set": {"scheduledFor": now, "enqueuedAt": now, "dispatchPending": True, "waitingForSlot": False,
+                      "updatedAt": now}},
+            sort=[("waitingSince", 1)], projection={"_id": 1})
         return doc["_id"] if doc else None
 
     # -- batches

@@ -22,7 +22,7 @@ from . import calling_hours
 from ..logs import log_context
 from .events import EventLog
 from .outcomes import fail_undialed
-from .pacing import Admission, Pacer
+from .pacing import HORIZON, LATE, Admission, Pacer
 
 log = logging.getLogger(__name__)
 
@@ -140,11 +140,9 @@ class DialService:
             # rest, so the call is placed at its second and never before.
             self._sleep((allowed - now).total_seconds())
         if self._pacer is not None:
-            admission = self._pacer.admit(call, max_call_duration=agent.config.max_call_duration, now=clock.now())
+            admission = self._wait_for_turn(call, agent.config.max_call_duration)
             if admission.at is None:
                 return self._wait_for_pacing(call, admission)
-            if (wait := (admission.at - clock.now()).total_seconds()) > 0:
-                self._sleep(wait)   # our reserved instant, at most a couple of seconds ahead
 
         request = DialRequest(
             call_id=call.id,
@@ -173,6 +171,22 @@ class DialService:
                                data={"to": until.isoformat()})
         return DialOutcome.DEFERRED
 
+    def _wait_for_turn(self, call: Call, max_call_duration: int) -> Admission:
+        """Take the call's slot and dial instant, and wait for the instant (at
+        most a couple of seconds). Woken too late, take a new instant: a late
+        dial could share a 1-second window with the next ones."""
+        for _ in range(3):
+            admission = self._pacer.admit(call, max_call_duration=max_call_duration, now=clock.now())
+            if admission.at is None:
+                return admission
+            if (wait := (admission.at - clock.now()).total_seconds()) > 0:
+                self._sleep(wait)
+            if clock.now() <= admission.at + LATE:
+                return admission
+            log.warning("call %s woke %s after its dial instant; taking another", call.id, clock.now() - admission.at)
+        self._pacer.release(call)
+        return Admission(None, clock.now() + HORIZON, reason="the dialer kept waking up late")
+
     def _wait_for_pacing(self, call: Call, admission: Admission) -> DialOutcome:
         """Not now (the account's rate, or no concurrency slot): put the call
         back for `retry_at`. A rate-limited call goes straight back on the
@@ -180,17 +194,20 @@ class DialService:
         (else the scheduler sends it at `retry_at`)."""
         now = clock.now()
         outcome = self._put_back(call, admission.retry_at, now, event_type="paced", reason=admission.reason,
-                                 waiting_for_slot=admission.waiting_for_slot)
-        if not admission.waiting_for_slot:
-            try:
+                                 waiting_for_slot=admission.waiting_for_slot, paced=True)
+        try:
+            if admission.waiting_for_slot:
+                self._pacer.after_put_back(call)
+            else:
                 self._redispatch(call.id, now)
-            except Exception:
-                log.exception("re-dispatch of call %s left to the scheduler", call.id)
+        except Exception:
+            log.exception("re-dispatch of call %s left to the scheduler", call.id)
         return outcome
 
     def _put_back(self, call: Call, until: datetime, now: datetime, *, event_type: str, reason: str,
-                  waiting_for_slot: bool = False) -> DialOutcome:
-        self._calls.defer(call.id, until=until, now=now, undo_claim=True, waiting_for_slot=waiting_for_slot)
+                  waiting_for_slot: bool | None = None, paced: bool = False) -> DialOutcome:
+        self._calls.defer(call.id, until=until, now=now, undo_claim=True, waiting_for_slot=waiting_for_slot,
+                          paced=paced)
         self._event_log.record(call.id, event_type, reason=reason, data={"to": until.isoformat()})
         return DialOutcome.DEFERRED
 

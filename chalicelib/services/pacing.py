@@ -32,9 +32,21 @@ ACCOUNT_SCOPE = "account"
 # its reserved instant must still not share a 1-second window with R others.
 WINDOW = timedelta(seconds=1, milliseconds=50)
 HORIZON = timedelta(seconds=2)           # the longest a dialer waits for its instant
-RATE_SPREAD = timedelta(seconds=2)       # put-back calls come back spread over this
-SLOT_WAIT = timedelta(seconds=30)        # a call without a slot retries after 30-60 s (or when woken)
+# A dialer that wakes up later than this after its instant (a busy machine)
+# takes a new instant instead: the window's guard must cover the lateness.
+LATE = timedelta(milliseconds=20)
+# A call put back comes again after a random wait that doubles each time it is
+# put back (up to a cap), so a crowd of calls due at once (a batch resumed, a
+# calling window opening) spreads out instead of retrying in lockstep.
+RATE_SPREAD = timedelta(seconds=2)       # over the rate: next free instant + up to 2 s, 4 s, 8 s, ...
+RATE_SPREAD_MAX = timedelta(minutes=2)
+SLOT_WAIT = timedelta(seconds=30)        # no slot: 30-60 s, then 60-120 s, ... (or when a slot frees up)
+SLOT_WAIT_MAX = timedelta(minutes=15)
 SLOT_MARGIN = timedelta(minutes=5)       # ringing, queueing at the carrier, a late final callback
+
+
+def backoff(base: timedelta, cap: timedelta, waits: int) -> timedelta:
+    return min(cap, base * 2 ** min(waits, 20))
 
 
 @dataclass(frozen=True)
@@ -65,14 +77,14 @@ class Pacer:
             expires = now + timedelta(seconds=max_call_duration) + SLOT_MARGIN
             if self._slots.acquire(call.concurrency_key, limit=call.concurrency_limit, holder=call.id,
                                    now=now, expires_at=expires) is None:
-                wait = self._slot_wait * (1 + self._rng.random())
+                wait = backoff(self._slot_wait, SLOT_WAIT_MAX, call.pacing_waits) * (1 + self._rng.random())
                 return Admission(None, now + wait, waiting_for_slot=True,
                                  reason=f"all {call.concurrency_limit} slots of {call.concurrency_key} are in use")
         reservation = self.reserve_dial(now)
         if reservation.at is None:
             if scoped:
-                self._slots.release(call.concurrency_key, call.id)
-            spread = RATE_SPREAD * self._rng.random()
+                self.release(call)
+            spread = backoff(RATE_SPREAD, RATE_SPREAD_MAX, call.pacing_waits) * self._rng.random()
             return Admission(None, reservation.next_free + spread,
                              reason=f"the account's limit of {self._cps} calls per second is reached")
         return Admission(reservation.at)
@@ -82,9 +94,21 @@ class Pacer:
         (at most HORIZON ahead); `.at` is None when none is free that soon."""
         return self._limits.reserve(ACCOUNT_SCOPE, rate=self._cps, window=WINDOW, now=now, horizon=HORIZON)
 
+    def release(self, call: Call) -> None:
+        """Give back the slot of a call that is not dialed after all."""
+        if call.concurrency_key:
+            self._slots.release(call.concurrency_key, call.id)
+
     def on_call_ended(self, call: Call) -> None:
         """Release the call's slot (idempotent) and wake a call waiting for one."""
         if call.concurrency_key and self._slots.release(call.concurrency_key, call.id):
+            self.wake_next(call.concurrency_key)
+
+    def after_put_back(self, call: Call) -> None:
+        """A call just registered as waiting for a slot. A slot released
+        between its failed attempt and its registration woke nobody: look
+        again, so no slot sits idle while calls wait."""
+        if call.concurrency_key and self._slots.in_use(call.concurrency_key) < (call.concurrency_limit or 0):
             self.wake_next(call.concurrency_key)
 
     def wake_next(self, scope: str) -> str | None:
