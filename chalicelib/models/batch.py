@@ -5,7 +5,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, StringConstraints
+from typing import Annotated
 
 from .base import CamelModel, Document, InputModel, UtcDatetime
 from .free_form import FreeForm
@@ -36,10 +37,26 @@ def batch_predecessors(new: BatchStatus) -> list[BatchStatus]:
     return [status for status, nexts in TRANSITIONS.items() if new in nexts]
 
 
+def _check_variables(value: dict) -> dict:
+    reserved = [key for key in value if key.startswith("system__")]
+    if reserved:
+        raise ValueError(f"{reserved[0]!r}: the system__ prefix is reserved for the agent platform")
+    return value
+
+
+# ElevenLabs dynamic variables: a flat map of names to strings, numbers or
+# booleans (nested values are not supported there); `system__` names are its own.
+VariableName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_\-]+$")]
+VariableValue = Annotated[str, StringConstraints(max_length=2000)] | bool | int | Annotated[
+    float, Field(allow_inf_nan=False)]
+DynamicVariables = Annotated[dict[VariableName, VariableValue], Field(max_length=50),
+                             AfterValidator(_check_variables)]
+
+
 class BatchRecipient(InputModel):
     to: str = Field(min_length=1, max_length=64)
     # Passed to the conversational agent as the call's dynamicVariables.
-    variables: FreeForm | None = None
+    variables: DynamicVariables | None = None
 
 
 class BatchOptions(InputModel):

@@ -125,7 +125,7 @@ class BatchService:
                 to = to_e164(recipient.to, default_region=self._region, field="to")
             except ValidationError as exc:
                 error = exc.errors()[0]
-                field = ".".join(str(p) for p in error["loc"]) or None
+                field = ".".join(str(p) for p in error["loc"][:2]) or None   # e.g. variables.<name>
                 reason = "unknown field" if error["type"] == "extra_forbidden" else error["msg"].removeprefix(
                     "Value error, ")
                 bad.append({"index": index, "field": field, "reason": reason})

@@ -121,12 +121,6 @@ class DialService:
             fail_undialed(self._calls, self._event_log, call_id, FailureReason.DO_NOT_CALL,
                           "the number is on the do-not-call list", event_type="skipped")
             return DialOutcome.FAILED
-        state = self._run_state(call)
-        if state == RunState.CANCELLED:
-            return self._cancel_for_run(call)
-        if state == RunState.PAUSED:
-            return self._put_back(call, now + PAUSED_RECHECK, now, event_type="held",
-                                  reason="its batch or campaign is paused")
         # The last line of defence: a message that arrives before the call's
         # time (it was rescheduled) or outside calling hours must not dial.
         allowed = calling_hours.next_allowed(call, agent, max(now, call.scheduled_for or now))
@@ -135,6 +129,12 @@ class DialService:
             return DialOutcome.FAILED
         if allowed > now + EARLY_TOLERANCE:
             return self._defer(call, allowed, now)
+        state = self._run_state(call)
+        if state == RunState.CANCELLED:
+            return self._cancel_for_run(call)
+        if state == RunState.PAUSED:
+            return self._put_back(call, now + PAUSED_RECHECK, now, event_type="held",
+                                  reason="its batch or campaign is paused")
         if allowed > now:
             # Dispatch rounds SQS delays down to whole seconds: wait out the
             # rest, so the call is placed at its second and never before.

@@ -83,13 +83,14 @@ def test_a_number_listed_after_the_batch_is_never_dialed(client, agent, provider
 
 def test_any_invalid_row_rejects_the_batch_naming_every_row(client, agent, db):
     response = post_json(client, "/calls/batch", {"agentId": agent["id"], "recipients": [
-        {"to": "+14155550301"}, {"to": "not a number"}, {"to": "+14155550302", "variables": {"$x": 1}},
-        {"phone": "+14155550303"}, "+14155550304", {"to": "+1 555 010 0000"}]})
+        {"to": "+14155550301"}, {"to": "not a number"}, {"to": "+14155550302", "variables": {"plan": {"a": 1}}},
+        {"phone": "+14155550303"}, "+14155550304", {"to": "+1 555 010 0000"},
+        {"to": "+14155550305", "variables": {"system__caller_id": "x"}}]})
     assert response.status_code == 422
     error = body(response)["error"]
     assert (error["code"], error["field"]) == ("invalid_rows", "recipients")
     assert [(r["index"], r["field"]) for r in error["rows"]] == [
-        (1, "to"), (2, "variables"), (3, "to"), (4, None), (5, "to")]
+        (1, "to"), (2, "variables.plan"), (3, "to"), (4, None), (5, "to"), (6, "variables")]
     assert "not a phone number" in error["rows"][0]["reason"]
     assert db.batches.count_documents({}) == 0 and db.calls.count_documents({}) == 0
     too_many = post_json(client, "/calls/batch", {"agentId": agent["id"],
