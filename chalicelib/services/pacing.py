@@ -23,7 +23,7 @@ from typing import Callable
 from .. import clock
 from ..models.call import Call
 from ..repositories.calls import CallRepository
-from ..repositories.pacing import ConcurrencySlotRepository, RateLimitRepository, Slot
+from ..repositories.pacing import ConcurrencySlotRepository, RateLimitRepository, Reservation, Slot
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class Pacer:
                              reason=f"the account's limit of {self._cps} calls per second is reached")
         return Admission(reservation.at)
 
-    def reserve_dial(self, now: datetime):
+    def reserve_dial(self, now: datetime) -> Reservation:
         """Reserve one dial instant within the account's calls-per-second limit
         (at most HORIZON ahead); `.at` is None when none is free that soon."""
         return self._limits.reserve(ACCOUNT_SCOPE, rate=self._cps, window=WINDOW, now=now, horizon=HORIZON)
@@ -136,4 +136,4 @@ class Pacer:
         return self._slots.in_use(scope)
 
 
-__all__ = ["Admission", "Pacer", "Slot"]
+__all__ = ["Admission", "Pacer", "Reservation", "Slot"]
