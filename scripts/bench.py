@@ -26,6 +26,7 @@ with half the calls under a concurrency limit (`batch:` slots).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import random
 import signal
@@ -254,6 +255,15 @@ def cmd_load(args) -> None:
               f"duplicate dials: {duplicates}; created but never dialed: {never_dialed}")
 
 
+class LateWakeups(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def emit(self, record):
+        self.count += "after its dial instant" in record.getMessage()
+
+
 def cmd_pacing(args) -> None:
     from scripts.devstack import mongo
 
@@ -271,8 +281,12 @@ def cmd_pacing(args) -> None:
             from scripts.pacing_rig import PacingRig, max_in_any_second
 
             migrations.up(get_database())
+            late = LateWakeups()
+            logging.getLogger("chalicelib.services.dialing").addHandler(late)
+            logging.getLogger("chalicelib.services.dialing").propagate = False
             print(f"pacing: ACCOUNT_CPS={args.cps}, {args.consumers} consumers, {args.calls} calls due at once")
             for title, limited in (("rate only", 0), ("rate + concurrency limit 3 on half the calls", 3)):
+                late.count = 0
                 rig = PacingRig(consumers=args.consumers, cps=args.cps, talk=(0.5, 1.0))
                 ids = rig.add_calls(args.calls - (args.calls // 2 if limited else 0))
                 if limited:
@@ -287,7 +301,8 @@ def cmd_pacing(args) -> None:
                 print(f"    achieved rate {rate:.2f} calls/s vs target {args.cps} ({rate / args.cps:.0%}); "
                       f"max dials in any 1-s window: {max_in_any_second(times)}")
                 deferred = sum(1 for o in rig.outcomes if o == "deferred")
-                print(f"    dial attempts {len(rig.outcomes)} (put back: {deferred})"
+                print(f"    dial attempts {len(rig.outcomes)} (put back: {deferred}; "
+                      f"dialer woke > 20 ms late and took a new instant: {late.count})"
                       + (f"; max in flight under the limit: {rig.carrier.max_in_flight.get(f'batch:bench{limited}')}"
                          if limited else ""))
         finally:
