@@ -6,7 +6,7 @@ connections, boto3, the Twilio SDK) loads on first use.
 """
 from chalice import Chalice, Rate
 
-from chalicelib.api import agents, calls, campaigns, contacts, dnc, health, scheduled_calls, webhooks
+from chalicelib.api import agents, batches, calls, campaigns, contacts, dnc, health, scheduled_calls, webhooks
 from chalicelib.api.auth import require_api_key
 from chalicelib.api.http import uniform_errors
 from chalicelib import logs
@@ -18,7 +18,7 @@ app = Chalice(app_name="outdial")
 logs.configure()
 app.register_middleware(uniform_errors, "http")
 app.register_middleware(require_api_key, "http")
-for blueprint in (health.bp, agents.bp, calls.bp, scheduled_calls.bp, contacts.bp, dnc.bp, campaigns.bp,
+for blueprint in (health.bp, agents.bp, calls.bp, batches.bp, scheduled_calls.bp, contacts.bp, dnc.bp, campaigns.bp,
                   webhooks.bp):
     app.register_blueprint(blueprint)
 
@@ -33,7 +33,9 @@ def dial_worker(event):
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sweep_undialed")
 def sweep_undialed(event):
     container = get_container()
-    return {"enqueued": container.dial_service.enqueue_undialed(container.dial_queue)}
+    return {"enqueued": container.dial_service.enqueue_undialed(container.dial_queue),
+            "chunksResent": container.batch_service.resend_stale_chunks(),
+            "slotsRecovered": container.pacer.recover_expired_slots()}
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="run_scheduler")

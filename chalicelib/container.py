@@ -8,10 +8,13 @@ from functools import cached_property
 from .db import get_database
 from .providers.base import TelephonyProvider
 from .queues import DialQueue
+from .models.call import Call
 from .repositories.agents import AgentRepository
 from .repositories.callback_deliveries import CallbackDeliveryRepository
 from .repositories.campaign_contacts import CampaignContactRepository
 from .repositories.campaigns import CampaignRepository
+from .repositories.batches import BatchRepository
+from .repositories.pacing import ConcurrencySlotRepository, RateLimitRepository
 from .repositories.call_events import CallEventRepository
 from .repositories.calls import CallRepository
 from .repositories.idempotency import IdempotencyRepository
@@ -29,6 +32,8 @@ from .services.api_keys import ApiKeyService
 from .services.callbacks import CallbackService
 from .services.campaign_runner import CampaignRunner
 from .services.campaigns import CampaignService
+from .services.batches import BatchService
+from .services.pacing import Pacer
 from .services.contacts import ContactService
 from .services.dialing import DialService
 from .services.dnc import DncService
@@ -111,6 +116,18 @@ class Container:
     @cached_property
     def callback_deliveries(self) -> CallbackDeliveryRepository:
         return CallbackDeliveryRepository(self.db)
+
+    @cached_property
+    def batches(self) -> BatchRepository:
+        return BatchRepository(self.db)
+
+    @cached_property
+    def rate_limits(self) -> RateLimitRepository:
+        return RateLimitRepository(self.db)
+
+    @cached_property
+    def concurrency_slots(self) -> ConcurrencySlotRepository:
+        return ConcurrencySlotRepository(self.db)
 
     @cached_property
     def event_log(self) -> EventLog:
@@ -220,7 +237,10 @@ class Container:
                            record_calls=self.settings.record_calls,
                            exotel_webhook_token=self.settings.exotel_webhook_token,
                            on_call_ended=self.call_ended,
-                           is_blocked=self.dnc_service.blocks)
+                           is_blocked=self.dnc_service.blocks,
+                           pacer=self.pacer, run_state=self.run_state,
+                           redispatch=self.dispatcher.dispatch_if_due,
+                           on_batch_chunk=self.batch_service.fan_out)
 
     @cached_property
     def call_progress(self) -> CallProgressService:
@@ -229,9 +249,12 @@ class Container:
                                    signed_url=self._signed_url if self.settings.elevenlabs_api_key else None,
                                    on_recording=self.conversation.apply_recording)
 
-    def call_ended(self, call) -> None:
-        """Everything that follows a call reaching a final status. Campaign
-        calls are retried by their campaign's rules, other calls by their policy."""
+    def call_ended(self, call: Call) -> None:
+        """Everything that follows a call's final status (idempotent: a
+        repeated final callback may run it again): its concurrency slot is
+        freed; campaign calls are settled by their campaign's rules, other
+        calls by their retry policy."""
+        self.pacer.on_call_ended(call)
         if call.campaign_id:
             self.campaign_runner.after_call_ended(call)
         else:
@@ -256,6 +279,25 @@ class Container:
             campaign = self.campaigns.get(campaign_id)
             return campaign.callback_secret if campaign else None
         return CallbackService(self.callback_deliveries, secret_for=secret_for)
+
+    def run_state(self, call: Call):
+        """Whether the batch or campaign a call belongs to lets it be dialed now."""
+        if call.campaign_id:
+            return self.campaign_runner.run_state(call)
+        return self.batch_service.run_state(call)
+
+    @cached_property
+    def pacer(self) -> Pacer:
+        return Pacer(limits=self.rate_limits, slots=self.concurrency_slots, calls=self.calls,
+                     cps=self.settings.account_cps, wake=self.dispatcher.dispatch_if_due)
+
+    @cached_property
+    def batch_service(self) -> BatchService:
+        return BatchService(batches=self.batches, calls=self.calls, agents=self.agents, retries=self.retries,
+                            event_log=self.event_log, idempotency=self.idempotency_service, queue=self.dial_queue,
+                            dispatcher=self.dispatcher, blocked_among=self.dnc_service.blocked_among,
+                            cps=self.settings.account_cps, default_region=self.settings.default_region,
+                            default_from_number=self.settings.twilio_from_number)
 
     @cached_property
     def retry_service(self) -> RetryService:

@@ -49,6 +49,22 @@ class ValidationFailed(AppError):
     status, code = 422, "validation_error"
 
 
+class InvalidRows(ValidationFailed):
+    """Some rows of a bulk request are invalid: each is listed with its index,
+    field and reason, and nothing was created."""
+
+    code = "invalid_rows"
+
+    def __init__(self, message: str, rows: list[dict], *, field: str | None = None):
+        super().__init__(message, field=field)
+        self.rows = rows
+
+    def to_body(self) -> dict:
+        body = super().to_body()
+        body["error"]["rows"] = self.rows
+        return body
+
+
 class ServiceUnavailable(AppError):
     status, code = 503, "service_unavailable"
 

@@ -42,16 +42,23 @@ class DialQueue:
         return self._queue_url
 
     def send(self, call_id: str, *, delay_seconds: int = 0) -> None:
+        self._send_one({"callId": call_id}, delay_seconds)
+
+    def send_chunk(self, chunk_id: str) -> None:
+        """A batch fan-out message: turn one chunk of recipients into calls."""
+        self._send_one({"batchChunk": chunk_id}, 0)
+
+    def _send_one(self, body: dict, delay_seconds: int) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             self._sqs().send_message(
                 QueueUrl=self._url(),
-                MessageBody=json.dumps({"callId": call_id}),
+                MessageBody=json.dumps(body),
                 DelaySeconds=max(0, min(900, delay_seconds)),
             )
         except (BotoCoreError, ClientError) as exc:
-            raise QueueUnavailable(f"cannot enqueue call {call_id}: {exc}") from exc
+            raise QueueUnavailable(f"cannot enqueue {body}: {exc}") from exc
 
 
     def send_many(self, messages: list[tuple[str, int]]) -> list[str]:
@@ -71,6 +78,16 @@ class DialQueue:
                 continue
             failed += [chunk[int(item["Id"])][0] for item in result.get("Failed", [])]
         return failed
+
+
+def parse_message(body: str) -> tuple[str, str]:
+    """(kind, id) of a message on the dial queue: ("call", call id) to dial a
+    call, ("batchChunk", chunk id) to fan a batch chunk out into calls;
+    ValueError for anything else (a poison message)."""
+    message = json.loads(body)
+    if isinstance(message, dict) and isinstance(message.get("batchChunk"), str) and message["batchChunk"]:
+        return "batchChunk", message["batchChunk"]
+    return "call", parse_dial_message(body)
 
 
 def parse_dial_message(body: str) -> str:

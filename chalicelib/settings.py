@@ -66,6 +66,10 @@ class Settings(BaseSettings):
 
     default_region: str = Field("US", min_length=2, max_length=2)
 
+    # The account's calls-per-second limit at the carrier (Twilio's default is
+    # 1 CPS per account), enforced by every dialer together through MongoDB.
+    account_cps: int = Field(1, ge=1, le=1000)
+
     # How far ahead each scheduler run dispatches (with SQS delays): two runs'
     # worth by default. 0 is plain polling: only what is already due, late by
     # up to a minute (kept for comparison in scripts/bench.py).

@@ -3,6 +3,7 @@
     python scripts/bench.py dispatch [--calls 1000]
     python scripts/bench.py load [--clients 4] [--webhooks-per-second 20] [--seconds 30]
     python scripts/bench.py conversation [--calls 40] [--duplicates 200]
+    python scripts/bench.py pacing [--cps 5] [--consumers 4] [--calls 150]
 
 conversation: N calls to an ElevenLabs agent through the simulated Twilio and
 the ElevenLabs fake; how long after the call ended its transcript and both
@@ -20,10 +21,18 @@ stack (scheduler run every 60 s as on EventBridge, SQS, the dial worker, the
 Twilio SDK against the carrier simulator). Run twice: with the scheduler's
 120 s lookahead and per-message SQS delays (what we ship), and with plain
 once-a-minute polling (SCHEDULER_LOOKAHEAD_SECONDS=0) for comparison.
+
+pacing: the account's calls-per-second limit under concurrent dialers: N
+calls due at once, C consumer threads (each wired like its own Lambda
+container) running the real dial service against an embedded MongoDB, a
+carrier fake recording when each dial was placed. Reports the achieved rate
+against the target and the most dials in any 1-second window; then the same
+with half the calls under a concurrency limit (`batch:` slots).
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import random
 import signal
@@ -39,6 +48,9 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
+# dispatch and load measure our own overheads, not the carrier's calls-per-second
+# limit (1 by default, which `pacing` measures): they run as an account with a high one.
+UNPACED = {"ACCOUNT_CPS": "1000"}
 http = requests.Session()   # carries the local stack's API key
 
 
@@ -83,7 +95,7 @@ def percentiles(values: list[float]) -> str:
 def dispatch_lag(calls: int, lookahead: int) -> dict[str, list[float]]:
     """Lags in seconds (positive = late) of: the dial message being sent, the
     dialer starting the call, and the carrier being asked to dial."""
-    with local_stack(env_extra={"SCHEDULER_LOOKAHEAD_SECONDS": str(lookahead)}) as (api, simulator):
+    with local_stack(env_extra={"SCHEDULER_LOOKAHEAD_SECONDS": str(lookahead), **UNPACED}) as (api, simulator):
         agent = http.post(f"{api}/agents", json={"name": "Bench", "businessHours": {"start": "00:00",
                                                                                           "end": "00:00"}}).json()
         # All due within one minute that starts after the first scheduler run
@@ -163,7 +175,7 @@ def cmd_load(args) -> None:
 
     print(f"load: {args.clients} clients creating calls, {args.webhooks_per_second} webhook callbacks/s, "
           f"{args.seconds} s (local stack, 8 dial consumers)\n", flush=True)
-    with local_stack(consumers=8, time_scale=0.05, schedule_interval=5) as (api, simulator):
+    with local_stack(consumers=8, time_scale=0.05, schedule_interval=5, env_extra=UNPACED) as (api, simulator):
         agent = http.post(f"{api}/agents", json={"name": "Load", "businessHours": {"start": "00:00",
                                                                                      "end": "00:00"}}).json()
         created: list[dict] = []
@@ -319,6 +331,61 @@ def cmd_conversation(args) -> None:
               f"{events_after - events_before}")
 
 
+class LateWakeups(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def emit(self, record):
+        self.count += "after its dial instant" in record.getMessage()
+
+
+def cmd_pacing(args) -> None:
+    from scripts.devstack import mongo
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        port = mongo.free_port()
+        process = mongo.start(Path(data_dir), port)
+        try:
+            os.environ.update({
+                "MONGODB_URI": f"mongodb://127.0.0.1:{port}", "MONGODB_DB": "bench_pacing",
+                "PUBLIC_BASE_URL": "http://127.0.0.1:9/api", "TELEPHONY_PROVIDER": "simulated",
+                "SIMULATOR_URL": "http://127.0.0.1:9", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+                "TWILIO_AUTH_TOKEN": "bench", "ACCOUNT_CPS": str(args.cps)})
+            from chalicelib import migrations
+            from chalicelib.db import get_database
+            from scripts.pacing_rig import PacingRig, max_in_any_second
+
+            migrations.up(get_database())
+            late = LateWakeups()
+            logging.getLogger("chalicelib.services.dialing").addHandler(late)
+            logging.getLogger("chalicelib.services.dialing").propagate = False
+            print(f"pacing: ACCOUNT_CPS={args.cps}, {args.consumers} consumers, {args.calls} calls due at once")
+            for title, limited in (("rate only", 0), ("rate + concurrency limit 3 on half the calls", 3)):
+                late.count = 0
+                rig = PacingRig(consumers=args.consumers, cps=args.cps, talk=(0.5, 1.0))
+                ids = rig.add_calls(args.calls - (args.calls // 2 if limited else 0))
+                if limited:
+                    ids += rig.add_calls(args.calls // 2, concurrency_key=f"batch:bench{limited}", limit=limited)
+                elapsed = rig.run(ids, timeout=args.calls / args.cps * 3 + 30)
+                times = sorted(t for t, _ in rig.carrier.dials)
+                dialed = [call_id for _, call_id in rig.carrier.dials]
+                rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
+                print(f"\n  {title}:")
+                print(f"    dialed {len(set(dialed))}/{len(ids)} calls, {len(dialed) - len(set(dialed))} twice; "
+                      f"all final after {elapsed:.1f} s")
+                print(f"    achieved rate {rate:.2f} calls/s vs target {args.cps} ({rate / args.cps:.0%}); "
+                      f"max dials in any 1-s window: {max_in_any_second(times)}")
+                deferred = sum(1 for o in rig.outcomes if o == "deferred")
+                print(f"    dial attempts {len(rig.outcomes)} (put back: {deferred}; "
+                      f"dialer woke > 20 ms late and took a new instant: {late.count})"
+                      + (f"; max in flight under the limit: {rig.carrier.max_in_flight.get(f'batch:bench{limited}')}"
+                         if limited else ""))
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -334,6 +401,11 @@ def main() -> None:
     conversation.add_argument("--calls", type=int, default=40)
     conversation.add_argument("--duplicates", type=int, default=200)
     conversation.set_defaults(run=cmd_conversation)
+    pacing = commands.add_parser("pacing", help="calls-per-second limit and concurrency slots under concurrent dialers")
+    pacing.add_argument("--cps", type=int, default=5)
+    pacing.add_argument("--consumers", type=int, default=4)
+    pacing.add_argument("--calls", type=int, default=150)
+    pacing.set_defaults(run=cmd_pacing)
     args = parser.parse_args()
     args.run(args)
 

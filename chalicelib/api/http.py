@@ -59,34 +59,47 @@ def api_errors(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def parse_body(request, model: type[M]) -> M:
+def parse_body(request, model: type[M], *, max_bytes: int = MAX_BODY_BYTES) -> M:
+    return validate(model, read_json(request, max_bytes=max_bytes))
+
+
+def read_json(request, *, max_bytes: int = MAX_BODY_BYTES) -> dict:
+    """The request's JSON object (not yet validated against a model)."""
     try:
         raw = request.raw_body
     except UnicodeError:
         raise BadRequest("the request body is not valid UTF-8") from None
     if not raw:
         raise BadRequest("a JSON request body is required")
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"the request body is larger than {MAX_BODY_BYTES // 1024} KB")
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"the request body is larger than {max_bytes // 1024} KB")
     try:
         data = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise BadRequest("the request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise BadRequest("the request body must be a JSON object")
+    return data
+
+
+def validate(model: type[M], data: Any) -> M:
+    """`data` as `model`, or ValidationFailed naming the first bad field."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise ValidationFailed(_message(first), field=field) from None
+        raise ValidationFailed(error_message(first), field=error_field(first)) from None
+
+
+def error_field(error: dict) -> str | None:
+    return ".".join(str(part) for part in error["loc"]) or None
 
 
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-def _message(error: dict) -> str:
+def error_message(error: dict) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown field"
     if error["type"] == "missing":

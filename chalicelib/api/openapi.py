@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from ..models.agent import Agent, AgentCreate, AgentUpdate
+from ..models.batch import Batch, BatchCreate
 from ..models.call import Call, CallCreate, CallEvent
 from ..models.call_status import CallStatus
 from ..models.campaign import Campaign, CampaignContact, CampaignCreate, CampaignStatus, CampaignUpdate, ContactStatus
@@ -75,6 +76,16 @@ RECORDING = {"allOf": [ref(Recording), {"type": "object", "properties": {
     "downloadUrl": {"type": ["string", "null"], "description": "short-lived for audio we keep in S3"},
     "recordings": {"type": "array", "items": ref(Recording)}}}]}
 WEBHOOK_ACK = {"type": "object", "properties": {"callId": ID, "status": {"type": "string"}}}
+COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
+BATCH_CREATED = {"allOf": [ref(Batch), {"type": "object", "required": ["batchId"], "properties": {"batchId": ID}}]}
+BATCH_PROGRESS = {"allOf": [ref(Batch), {"type": "object", "properties": {"progress": {
+    "type": "object", "properties": {
+        "size": {"type": "integer"}, "created": {"type": "integer", "description": "calls created so far (fan-out)"},
+        "skipped": {"type": "integer"}, "finished": {"type": "integer"},
+        "byStatus": {**COUNTS, "description": "first attempts by call status"},
+        "retries": {**COUNTS, "description": "retry calls by status"}}}}}]}
+BATCH_CANCELLED = {"allOf": [ref(Batch), {"type": "object", "properties": {
+    "cancelledCalls": {"type": "integer"}, "cancelledRetries": {"type": "integer"}}}]}
 IDEMPOTENCY_KEY = Param("Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 255},
                         "a replay with the same body returns what the first request created, never a second one; "
                         "the same key with another body is 422", where="header")
@@ -118,6 +129,21 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/calls/{call_id}/recording"): Operation(
         "The call's recording (ours in S3 before the carrier's), a download link, and every recording",
         "calls", response=RECORDING, params=(path_id("call_id"),), errors=(401, 403, 404, 503)),
+    ("POST", "/calls/batch"): Operation(
+        "Call up to 10,000 recipients with one agent; any invalid row rejects the batch (422 invalid_rows lists "
+        "each); do-not-call and repeated numbers are skipped", "batches", 202, BatchCreate, BATCH_CREATED,
+        headers=(IDEMPOTENCY_KEY,)),
+    ("GET", "/batches/{batch_id}"): Operation("A batch with its progress by call status", "batches",
+                                              response=BATCH_PROGRESS, params=(path_id("batch_id"),),
+                                              errors=(401, 403, 404, 503)),
+    ("POST", "/batches/{batch_id}/pause"): Operation("Hold the batch's new dials (calls in progress finish)",
+                                                     "batches", response=ref(Batch), params=(path_id("batch_id"),),
+                                                     errors=(401, 403, 404, 409, 503)),
+    ("POST", "/batches/{batch_id}/resume"): Operation("Resume a paused batch", "batches", response=ref(Batch),
+                                                      params=(path_id("batch_id"),), errors=(401, 403, 404, 409, 503)),
+    ("POST", "/batches/{batch_id}/cancel"): Operation(
+        "Cancel the batch's calls not yet dialed and its pending retries (calls in progress finish)", "batches",
+        response=BATCH_CANCELLED, params=(path_id("batch_id"),), errors=(401, 403, 404, 409, 503)),
     ("GET", "/scheduled-calls"): Operation("List scheduled calls", "scheduled calls", response=page_of(ScheduledCall),
                                            params=PAGE + (Param("status", {"enum": [s.value for s in ScheduleStatus]}),
                                                           Param("agentId", ID), Param("from", DATE_TIME),
@@ -229,9 +255,10 @@ def _allows_null(json_schema: dict) -> bool:
 
 
 def build() -> dict[str, Any]:
-    models = sorted({Agent, AgentCreate, AgentUpdate, Call, CallCreate, CallEvent, Campaign, CampaignContact,
-                     CampaignCreate, CampaignUpdate, Contact, ContactCreate, ContactUpdate, DncCreate, DncEntry,
-                     Recording, RetryAttempt, ScheduledCall, ScheduledCallUpdate, Transcript}, key=lambda m: m.__name__)
+    models = sorted({Agent, AgentCreate, AgentUpdate, Batch, BatchCreate, Call, CallCreate, CallEvent, Campaign,
+                     CampaignContact, CampaignCreate, CampaignUpdate, Contact, ContactCreate, ContactUpdate, DncCreate,
+                     DncEntry, Recording, RetryAttempt, ScheduledCall, ScheduledCallUpdate, Transcript},
+                    key=lambda m: m.__name__)
     _, schemas = models_json_schema(
         [(m, "validation" if m.__name__.endswith(("Create", "Update")) else "serialization") for m in models],
         by_alias=True, ref_template=REF, schema_generator=_ContractSchema)

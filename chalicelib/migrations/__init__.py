@@ -12,10 +12,11 @@ from datetime import datetime
 from pymongo.database import Database
 
 from .. import clock
-from . import m0001_initial, m0002_scheduling, m0003_api_keys, m0004_dnc, m0005_contacts, m0006_campaigns, m0008_conversation
+from . import (m0001_initial, m0002_scheduling, m0003_api_keys, m0004_dnc, m0005_contacts, m0006_campaigns,
+               m0007_batches_pacing, m0008_conversation)
 
 MIGRATIONS = [m0001_initial, m0002_scheduling, m0003_api_keys, m0004_dnc, m0005_contacts, m0006_campaigns,
-              m0008_conversation]
+              m0007_batches_pacing, m0008_conversation]
 
 
 @dataclass(frozen=True)

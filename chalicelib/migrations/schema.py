@@ -11,7 +11,8 @@ def create_collections(db: Database, spec: dict[str, list[IndexModel]]) -> None:
     for name, indexes in spec.items():
         if name not in existing:
             db.create_collection(name)
-        db[name].create_indexes(indexes)
+        if indexes:
+            db[name].create_indexes(indexes)
 
 
 def drop_collections(db: Database, spec: dict[str, list[IndexModel]]) -> None:

@@ -69,6 +69,13 @@ class Call(Document):
     conversation_id: str | None = None        # the ElevenLabs conversation
     transcript: list[TranscriptLine] = Field(default_factory=list)   # the short transcript (seed 000)
     outcome: CallOutcome | None = None
+    # A shared limit on calls in flight (e.g. `batch:<id>`, `campaign:<id>`):
+    # the dialer holds one of `concurrencyLimit` slots of this scope per call.
+    concurrency_key: str | None = None
+    concurrency_limit: int | None = None
+    waiting_for_slot: bool = False     # put back until a slot of its scope frees up
+    waiting_since: UtcDatetime | None = None   # first put back by pacing (slot waiters are woken in this order)
+    pacing_waits: int = 0              # times put back by pacing: each wait is longer (backoff)
     # Dial bookkeeping: the claim that guarantees one dial per call.
     dial_attempts: int = 0
     dial_lease_until: UtcDatetime | None = None
@@ -77,7 +84,8 @@ class Call(Document):
     # Waiting for the scheduler to send its dial message at `scheduledFor`.
     dispatch_pending: bool = False
 
-    _private_fields = frozenset({"dial_lease_until", "dial_claimed_at", "enqueued_at", "dispatch_pending"})
+    _private_fields = frozenset({"dial_lease_until", "dial_claimed_at", "enqueued_at", "dispatch_pending",
+                                "waiting_for_slot", "waiting_since", "pacing_waits"})
 
     @computed_field
     @property

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from ..clock import EPOCH
 from ..models.call import Call
@@ -96,7 +96,7 @@ class CallRepository:
             doc = self._calls.find_one_and_update(
                 {"_id": call_id, "providerCallSid": {"$exists": False}},
                 {"$set": {"provider": provider, "providerCallSid": provider_call_sid,
-                          "initiatedAt": now, "dialLeaseUntil": now, "updatedAt": now,
+                          "initiatedAt": now, "dialLeaseUntil": now, "waitingForSlot": False, "updatedAt": now,
                           **({"conversationId": conversation_id} if conversation_id else {})}},
                 return_document=True,
             )
@@ -117,7 +117,7 @@ class CallRepository:
         )
         return Call.from_mongo(doc) if doc else None
 
-    def cancel_undialed(self, call_id: str, *, now: datetime) -> Call | None:
+    def cancel_if_unclaimed(self, call_id: str, *, now: datetime) -> Call | None:
         """Cancel a call no dialer holds and no carrier has: the same guard as
         claim_for_dial, so exactly one of cancel and dial wins."""
         doc = self._calls.find_one_and_update(
@@ -174,14 +174,25 @@ class CallRepository:
                                    "status": CallStatus.INITIATED.value}, {"_id": 1})
         return [d["_id"] for d in cursor.sort("scheduledFor", 1).limit(limit)]
 
-    def defer(self, call_id: str, *, until: datetime, now: datetime, undo_claim: bool = False) -> Call | None:
+    def defer(self, call_id: str, *, until: datetime, now: datetime, undo_claim: bool = False,
+              waiting_for_slot: bool | None = None, paced: bool = False) -> Call | None:
         """Put a not-yet-dialed call back to wait for `until`. With
         `undo_claim`, the dialer's claim is returned as if never taken (no
-        carrier was asked, so there is nothing to reconcile later)."""
+        carrier was asked, so there is nothing to reconcile later). `paced`:
+        put back by pacing (counted, for backoff); `waiting_for_slot` True: a
+        released concurrency slot may wake it earlier (None: as it was)."""
         update: dict[str, Any] = {"$set": {"scheduledFor": until, "dispatchPending": True, "enqueuedAt": until,
                                            "dialLeaseUntil": EPOCH, "updatedAt": now}}
+        if waiting_for_slot is not None:
+            update["$set"]["waitingForSlot"] = waiting_for_slot
+        increments: dict[str, int] = {}
         if undo_claim:
-            update["$inc"] = {"dialAttempts": -1}
+            increments["dialAttempts"] = -1
+        if paced:
+            increments["pacingWaits"] = 1
+            update["$min"] = {"waitingSince": now}
+        if increments:
+            update["$inc"] = increments
         doc = self._calls.find_one_and_update(
             {"_id": call_id, "status": CallStatus.INITIATED.value, "providerCallSid": {"$exists": False}},
             update, return_document=True)
@@ -218,3 +229,71 @@ class CallRepository:
             query[only_if_missing] = {"$exists": False}
         doc = self._calls.find_one_and_update(query, {"$set": {**fields, "updatedAt": now}}, return_document=True)
         return Call.from_mongo(doc) if doc else None
+
+    # -- pacing: calls waiting for a concurrency slot
+
+    def wake_waiting(self, concurrency_key: str, *, now: datetime) -> str | None:
+        """Make the longest-waiting call of this scope due now (whether it still
+        waits for the scheduler or its delayed dial message is already on the
+        queue: that message then finds it dialed or waiting again); its id."""
+        doc = self._calls.find_one_and_update(
+            {"concurrencyKey": concurrency_key, "waitingForSlot": True, "status": CallStatus.INITIATED.value,
+             "providerCallSid": {"$exists": False}, "dialLeaseUntil": {"$lt": now}},
+            {"$set": {"scheduledFor": now, "enqueuedAt": now, "dispatchPending": True, "waitingForSlot": False,
+                      "updatedAt": now}},
+            sort=[("waitingSince", 1)], projection={"_id": 1})
+        return doc["_id"] if doc else None
+
+    # -- batches
+
+    def insert_many(self, calls: list[Call]) -> int:
+        """Bulk insert; calls that already exist (a redelivered fan-out) are
+        left as they are. Returns how many were new."""
+        if not calls:
+            return 0
+        try:
+            return len(self._calls.insert_many([c.to_mongo() for c in calls], ordered=False).inserted_ids)
+        except BulkWriteError as exc:
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
+            return exc.details.get("nInserted", 0)
+
+    def batch_progress(self, batch_id: str) -> tuple[dict[str, int], dict[str, int]]:
+        """Seed 000's batch progress ($match on the indexed batchId, $group by
+        status): (all calls by status, retry calls by status). Two plain
+        groupings rather than one on a compound `_id`, which the embedded
+        server does not evaluate."""
+        def by_status(match: dict[str, Any]) -> dict[str, int]:
+            rows = self._calls.aggregate([{"$match": match},
+                                          {"$group": {"_id": "$status", "count": {"$sum": 1}}}])
+            return {r["_id"]: r["count"] for r in rows}
+
+        return by_status({"batchId": batch_id}), by_status({"batchId": batch_id, "retryCount": {"$gt": 0}})
+
+    def batch_call_ids(self, batch_id: str, *, undialed_only: bool = False, first_attempts_only: bool = False,
+                       limit: int = 0) -> list[str]:
+        query: dict[str, Any] = {"batchId": batch_id}
+        if undialed_only:
+            query.update(status=CallStatus.INITIATED.value, providerCallSid={"$exists": False})
+        if first_attempts_only:
+            query["retryCount"] = 0
+        return [d["_id"] for d in self._calls.find(query, {"_id": 1}).limit(limit)]
+
+    def batch_call_ids_among(self, call_ids: list[str]) -> list[str]:
+        """Those of `call_ids` that exist."""
+        return [d["_id"] for d in self._calls.find({"_id": {"$in": call_ids}}, {"_id": 1})]
+
+    def cancel_undialed(self, call_ids: list[str], *, now: datetime) -> list[str]:
+        """Cancel those of `call_ids` that are not dialed yet; returns the ids
+        this cancelled (a call the dialer takes meanwhile is hung up by it)."""
+        guard = {"_id": {"$in": call_ids}, "status": CallStatus.INITIATED.value,
+                 "providerCallSid": {"$exists": False}}
+        self._calls.update_many(guard, {"$set": {
+            "status": CallStatus.CANCELLED.value, "failureReason": "cancelled", "endedAt": now,
+            "dispatchPending": False, "waitingForSlot": False, "updatedAt": now}})
+        return [d["_id"] for d in self._calls.find(
+            {"_id": {"$in": call_ids}, "status": CallStatus.CANCELLED.value, "endedAt": now}, {"_id": 1})]
+
+    def count_unfinished(self, batch_id: str) -> int:
+        return self._calls.count_documents({"batchId": batch_id,
+                                            "status": {"$nin": [s.value for s in TERMINAL]}})

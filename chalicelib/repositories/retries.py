@@ -58,6 +58,16 @@ class RetryRepository:
                       "updatedAt": now}})
         return result.modified_count == 1
 
+    def cancel_pending_many(self, original_call_ids: list[str], *, now: datetime) -> int:
+        result = self._attempts.update_many(
+            {"originalCallId": {"$in": original_call_ids}, "status": PENDING},
+            {"$set": {"status": RetryStatus.CANCELLED.value, "processedAt": now, "updatedAt": now}})
+        return result.modified_count
+
+    def any_pending(self, original_call_ids: list[str]) -> bool:
+        return self._attempts.count_documents(
+            {"originalCallId": {"$in": original_call_ids}, "status": {"$in": [PENDING, PROCESSING]}}, limit=1) > 0
+
     def cancel_pending(self, original_call_id: str, *, now: datetime) -> int:
         result = self._attempts.update_many(
             {"originalCallId": original_call_id, "status": PENDING},

@@ -30,6 +30,7 @@ from ..repositories.campaign_contacts import CampaignContactRepository
 from ..repositories.campaigns import CampaignRepository
 from ..repositories.contacts import ContactRepository
 from . import calling_hours
+from .dialing import RunState
 from .events import EventLog
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,10 @@ class CampaignRunner:
                     campaign_hours=campaign_hours(campaign),
                     metadata={"campaignContactId": row.id, "attempt": attempt},
                     dynamic_variables=dynamic_variables(row.custom_data),
+                    # The dialer holds one of these slots per call in flight: the
+                    # hard limit, whatever the runner counted.
+                    concurrency_key=f"campaign:{campaign.id}",
+                    concurrency_limit=campaign.config.max_concurrent_calls,
                     scheduled_for=now, dispatch_pending=True, enqueued_at=now, dial_lease_until=EPOCH,
                     **{"from": agent.from_number or self._default_from})
 
@@ -150,6 +155,13 @@ class CampaignRunner:
             self._event_log.record(call.id, "created", source="internal", to_status=CallStatus.INITIATED,
                                    data={"campaignId": call.campaign_id, "attempt": call.metadata["attempt"]})
         self._dispatch(call.id, now)
+
+    def run_state(self, call: Call) -> RunState:
+        """What the call's campaign allows the dialer right now."""
+        campaign = self._campaigns.get(call.campaign_id)
+        if campaign is None or campaign.status in (S.CANCELLED, S.COMPLETED):
+            return RunState.CANCELLED
+        return RunState.GO if campaign.status == S.ACTIVE else RunState.PAUSED
 
     # -- when a call ends
 
@@ -206,7 +218,7 @@ class CampaignRunner:
             self._rows.cancel_pending(campaign_id, now=clock.now())
         taken = 0
         for _, call_id in self._rows.calling_ids(campaign_id):
-            cancelled = call_id and self._calls.cancel_undialed(call_id, now=clock.now())
+            cancelled = call_id and self._calls.cancel_if_unclaimed(call_id, now=clock.now())
             if cancelled:
                 taken += 1
                 self._event_log.record(call_id, "cancelled", reason="campaign paused or cancelled",

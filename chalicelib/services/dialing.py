@@ -14,7 +14,7 @@ from ..models.call import Call
 from ..models.call_status import CallStatus, FailureReason
 from ..providers.base import (Conversation, DialRequest, DialResult, OutcomeUnknown, ProviderError, ProviderRejected,
                               ProviderUnavailable, RateLimited, TelephonyProvider)
-from ..queues import DialQueue, QueueUnavailable, parse_dial_message
+from ..queues import DialQueue, QueueUnavailable, parse_message
 from ..repositories.agents import AgentRepository
 from ..repositories.call_events import CallEventRepository
 from ..repositories.calls import CallRepository
@@ -23,6 +23,7 @@ from ..logs import log_context
 from .call_progress import fill
 from .events import EventLog
 from .outcomes import fail_undialed
+from .pacing import HORIZON, LATE, Admission, Pacer
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +34,21 @@ EARLY_TOLERANCE = timedelta(seconds=2)
 # Pauses between attempts at the carrier within one dial (then the call fails
 # and the retry policy takes over, minutes later).
 PLACE_BACKOFF = (0.5, 2.0)
+# A call of a paused batch (or campaign) looks again this much later.
+PAUSED_RECHECK = timedelta(seconds=60)
+
+
+class RunState(StrEnum):
+    """What the run a call belongs to (batch, campaign) allows right now."""
+    GO = "go"
+    PAUSED = "paused"        # hold new dials; they go when it resumes
+    CANCELLED = "cancelled"  # never dial: the call is cancelled
 
 
 class DialOutcome(StrEnum):
     DIALED = "dialed"
-    DEFERRED = "deferred"  # not its time, or outside calling hours: back to the scheduler
+    DEFERRED = "deferred"  # not its time, outside calling hours, paused, or paced: put back
+    CANCELLED = "cancelled"  # its batch/campaign was cancelled
     ADOPTED = "adopted"    # an earlier, interrupted attempt had placed it after all
     SKIPPED = "skipped"    # already dialed, finished, cancelled, or claimed by another worker
     FAILED = "failed"      # the carrier refused it; the call is failed
@@ -56,6 +67,10 @@ class DialService:
                  record_calls: bool = False, exotel_webhook_token: str | None = None,
                  on_call_ended: Callable[[Call], None] = lambda call: None,
                  is_blocked: Callable[[str], bool] = lambda phone: False,
+                 pacer: Pacer | None = None,
+                 run_state: Callable[[Call], RunState] = lambda call: RunState.GO,
+                 redispatch: Callable[[str, datetime], object] = lambda call_id, now: None,
+                 on_batch_chunk: Callable[[str], object] | None = None,
                  sleep: Callable[[float], None] = time.sleep):
         # `providers` resolves a carrier name (the call's, else the agent's;
         # None: the default) to the provider that dials it.
@@ -63,6 +78,10 @@ class DialService:
         self._record_calls = record_calls
         self._exotel_token = exotel_webhook_token
         self._is_blocked = is_blocked
+        self._pacer = pacer
+        self._run_state = run_state
+        self._redispatch = redispatch
+        self._on_batch_chunk = on_batch_chunk
         self._calls = calls
         self._on_call_ended = on_call_ended
         self._sleep = sleep
@@ -78,9 +97,15 @@ class DialService:
         failed = []
         for message in messages:
             try:
-                call_id = parse_dial_message(message.body)
-                with log_context(callId=call_id, messageId=message.message_id):
-                    log.info("dial %s", self.dial(call_id))
+                kind, item_id = parse_message(message.body)
+                if kind == "batchChunk" and self._on_batch_chunk is not None:
+                    with log_context(batchChunk=item_id, messageId=message.message_id):
+                        log.info("batch chunk: %s calls", self._on_batch_chunk(item_id))
+                    continue
+                if kind != "call":
+                    raise ValueError(f"no handler for {kind} messages")
+                with log_context(callId=item_id, messageId=message.message_id):
+                    log.info("dial %s", self.dial(item_id))
             except Exception:
                 log.exception("dial message %s failed", message.message_id)
                 failed.append(message.message_id)
@@ -113,10 +138,20 @@ class DialService:
             return DialOutcome.FAILED
         if allowed > now + EARLY_TOLERANCE:
             return self._defer(call, allowed, now)
+        state = self._run_state(call)
+        if state == RunState.CANCELLED:
+            return self._cancel_for_run(call)
+        if state == RunState.PAUSED:
+            return self._put_back(call, now + PAUSED_RECHECK, now, event_type="held",
+                                  reason="its batch or campaign is paused")
         if allowed > now:
             # Dispatch rounds SQS delays down to whole seconds: wait out the
             # rest, so the call is placed at its second and never before.
             self._sleep((allowed - now).total_seconds())
+        if self._pacer is not None:
+            admission = self._wait_for_turn(call, agent.config.max_call_duration)
+            if admission.at is None:
+                return self._wait_for_pacing(call, admission)
 
         request = self._request(call, agent, provider)
         try:
@@ -163,6 +198,57 @@ class DialService:
         self._event_log.record(call.id, "deferred", reason="not due yet or outside calling hours",
                                data={"to": until.isoformat()})
         return DialOutcome.DEFERRED
+
+    def _wait_for_turn(self, call: Call, max_call_duration: int) -> Admission:
+        """Take the call's slot and dial instant, and wait for the instant (at
+        most a couple of seconds). Woken too late, take a new instant: a late
+        dial could share a 1-second window with the next ones."""
+        for _ in range(3):
+            admission = self._pacer.admit(call, max_call_duration=max_call_duration, now=clock.now())
+            if admission.at is None:
+                return admission
+            if (wait := (admission.at - clock.now()).total_seconds()) > 0:
+                self._sleep(wait)
+            if clock.now() <= admission.at + LATE:
+                return admission
+            log.warning("call %s woke %s after its dial instant; taking another", call.id, clock.now() - admission.at)
+        self._pacer.release(call)
+        return Admission(None, clock.now() + HORIZON, reason="the dialer kept waking up late")
+
+    def _wait_for_pacing(self, call: Call, admission: Admission) -> DialOutcome:
+        """Not now (the account's rate, or no concurrency slot): put the call
+        back for `retry_at`. A rate-limited call goes straight back on the
+        queue with a delay; one waiting for a slot is woken when one frees up
+        (else the scheduler sends it at `retry_at`)."""
+        now = clock.now()
+        outcome = self._put_back(call, admission.retry_at, now, event_type="paced", reason=admission.reason,
+                                 waiting_for_slot=admission.waiting_for_slot, paced=True)
+        try:
+            if admission.waiting_for_slot:
+                self._pacer.after_put_back(call)
+            else:
+                self._redispatch(call.id, now)
+        except Exception:
+            log.exception("re-dispatch of call %s left to the scheduler", call.id)
+        return outcome
+
+    def _put_back(self, call: Call, until: datetime, now: datetime, *, event_type: str, reason: str,
+                  waiting_for_slot: bool | None = None, paced: bool = False) -> DialOutcome:
+        self._calls.defer(call.id, until=until, now=now, undo_claim=True, waiting_for_slot=waiting_for_slot,
+                          paced=paced)
+        self._event_log.record(call.id, event_type, reason=reason, data={"to": until.isoformat()})
+        return DialOutcome.DEFERRED
+
+    def _cancel_for_run(self, call: Call) -> DialOutcome:
+        now = clock.now()
+        cancelled = self._calls.transition(call.id, to=CallStatus.CANCELLED, allowed_from=[CallStatus.INITIATED],
+                                           fields={"failureReason": FailureReason.CANCELLED.value, "endedAt": now},
+                                           now=now)
+        self._event_log.record(call.id, "cancelled", from_status=CallStatus.INITIATED,
+                               to_status=CallStatus.CANCELLED, applied=cancelled is not None,
+                               reason="its batch or campaign was cancelled")
+        self._calls.release_claim(call.id, now=now)
+        return DialOutcome.CANCELLED
 
     def _place(self, request: DialRequest, call: Call, provider: TelephonyProvider) -> DialResult:
         """Ask the carrier, retrying what is safe to retry with backoff: a

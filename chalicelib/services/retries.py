@@ -118,6 +118,7 @@ class RetryService:
             retry_policy=original.retry_policy, business_hours=original.business_hours,
             campaign_id=original.campaign_id, contact_id=original.contact_id, batch_id=original.batch_id,
             dynamic_variables=original.dynamic_variables, carrier=original.carrier,
+            concurrency_key=original.concurrency_key, concurrency_limit=original.concurrency_limit,
             metadata={k: v for k, v in original.metadata.items()
                       if k not in ("successfulRetryId", "maxRetriesReached", "voicemailLeft")},
             scheduled_for=attempt.scheduled_for, dispatch_pending=True, enqueued_at=attempt.scheduled_for,

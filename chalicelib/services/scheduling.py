@@ -79,6 +79,26 @@ class Dispatcher:
                     ready = []
         return sent + self._send(ready, now)
 
+    @property
+    def lookahead(self) -> timedelta:
+        return self._lookahead
+
+    def dispatch_ids(self, call_ids: list[str], now: datetime) -> int:
+        """Dispatch these calls (those still waiting and due within the
+        lookahead), ten messages per SQS request."""
+        horizon = now + self._lookahead
+        agents: dict[str, Agent | None] = {}
+        ready: list[tuple[Call, datetime, int]] = []
+        sent = 0
+        for call_id in call_ids:
+            call = self._calls.claim_due_dispatch(horizon=horizon, now=now, call_id=call_id)
+            if call and (plan := self._plan(call, now, horizon, agents)):
+                ready.append(plan)
+            if len(ready) == 10:
+                sent += self._send(ready, now)
+                ready = []
+        return sent + self._send(ready, now)
+
     def dispatch_if_due(self, call_id: str, now: datetime) -> bool:
         """Dispatch one call right away if it is due within the lookahead."""
         horizon = now + self._lookahead

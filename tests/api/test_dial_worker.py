@@ -153,11 +153,12 @@ def test_the_sweep_schedule_re_enqueues_lost_calls(client, agent, provider, sqs,
     drain(sqs, dial_queue_url)                    # the message is lost
     event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={},
                                             resources=[])
-    assert client.lambda_.invoke("sweep_undialed", event).payload == {"enqueued": 0}
+    nothing = {"enqueued": 0, "chunksResent": 0, "slotsRecovered": 0}
+    assert client.lambda_.invoke("sweep_undialed", event).payload == nothing
     with clock.use(clock.FrozenClock(clock.now())) as frozen:
         frozen.advance(minutes=3)
-        assert client.lambda_.invoke("sweep_undialed", event).payload == {"enqueued": 1}
-        assert client.lambda_.invoke("sweep_undialed", event).payload == {"enqueued": 0}   # not again so soon
+        assert client.lambda_.invoke("sweep_undialed", event).payload == {**nothing, "enqueued": 1}
+        assert client.lambda_.invoke("sweep_undialed", event).payload == nothing   # not again so soon
     assert [json.loads(m["Body"])["callId"] for m in drain(sqs, dial_queue_url)] == [call["id"]]
 
 

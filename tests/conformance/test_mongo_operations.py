@@ -231,3 +231,52 @@ def test_setting_a_taken_unique_sparse_value_raises_in_update_one(db):
     assert result.modified_count == 1
     assert db.calls2.update_one({"_id": "b", "conversationId": {"$exists": False}},
                                 {"$set": {"conversationId": "conv_3"}}).modified_count == 0
+
+
+def test_compare_and_set_on_a_version_and_insert_races(db):
+    """The rate limiter: read, then update only if the version is unchanged;
+    the first writer of a new document is decided by the unique _id."""
+    db.rate_limits.insert_one({"_id": "account", "recent": [1, 2], "version": 1})
+    assert db.rate_limits.update_one({"_id": "account", "version": 1},
+                                     {"$set": {"recent": [2, 3]}, "$inc": {"version": 1}}).modified_count == 1
+    assert db.rate_limits.update_one({"_id": "account", "version": 1},
+                                     {"$set": {"recent": [9]}, "$inc": {"version": 1}}).modified_count == 0
+    assert db.rate_limits.find_one({"_id": "account"}) == {"_id": "account", "recent": [2, 3], "version": 2}
+    with pytest.raises(DuplicateKeyError):
+        db.rate_limits.insert_one({"_id": "account", "recent": [], "version": 1})
+
+
+def test_slot_claim_takes_the_lowest_free_index_below_the_limit(db):
+    db.concurrency_slots.insert_many([{"_id": f"s#{i}", "scope": "s", "index": i, "busy": i == 0, "holder": ""}
+                                      for i in range(3)])
+    claim = {"scope": "s", "busy": False, "index": {"$lt": 2}}
+    taken = db.concurrency_slots.find_one_and_update(claim, {"$set": {"busy": True, "holder": "c1"}},
+                                                     sort=[("index", 1)], return_document=True)
+    assert taken["index"] == 1
+    assert db.concurrency_slots.find_one_and_update(claim, {"$set": {"busy": True}}) is None
+    assert db.concurrency_slots.count_documents({"scope": "s", "busy": True}) == 2
+
+
+def test_bulk_insert_reports_duplicates_and_inserts_the_rest(db):
+    from pymongo.errors import BulkWriteError
+
+    db.calls.insert_one({"_id": "c1"})
+    with pytest.raises(BulkWriteError) as raised:
+        db.calls.insert_many([{"_id": "c0"}, {"_id": "c1"}, {"_id": "c2"}], ordered=False)
+    assert raised.value.details["nInserted"] == 2
+    assert {e["code"] for e in raised.value.details["writeErrors"]} == {11000}
+    assert db.calls.count_documents({}) == 3
+
+
+def test_group_by_status_and_not_in(db):
+    """Seed 000's batch progress. (A compound `_id` in $group, e.g.
+    `{status: "$status", n: "$retryCount"}`, is not evaluated by the embedded
+    server: group by one field and $match the rest, as the repository does.)"""
+    db.calls.insert_many([{"_id": "a", "batchId": "b", "status": "failed", "retryCount": 0},
+                          {"_id": "b", "batchId": "b", "status": "failed", "retryCount": 1},
+                          {"_id": "c", "batchId": "b", "status": "initiated", "retryCount": 0},
+                          {"_id": "d", "batchId": "x", "status": "failed", "retryCount": 0}])
+    rows = db.calls.aggregate([{"$match": {"batchId": "b", "retryCount": {"$gt": 0}}},
+                               {"$group": {"_id": "$status", "count": {"$sum": 1}}}])
+    assert {r["_id"]: r["count"] for r in rows} == {"failed": 1}
+    assert db.calls.count_documents({"batchId": "b", "status": {"$nin": ["failed", "completed"]}}) == 1

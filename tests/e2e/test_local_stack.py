@@ -197,6 +197,25 @@ def test_elevenlabs_places_the_call_itself(stack, http):
     assert (failed["status"], failed["failureReason"]) == ("failed", "no_answer")
 
 
+def test_a_batch_runs_to_completion(stack, http, agent):
+    api, _, _ = stack
+    assert http.post(f"{api}/dnc", json={"phone": "+1 415 555 2675"}, timeout=5).status_code in (200, 201)
+    response = http.post(f"{api}/calls/batch", timeout=5, json={"agentId": agent["id"], "recipients": [
+        {"to": "+1 415 555 2673", "variables": {"name": "Ana"}}, {"to": "+1 415 555 2675"},
+        {"to": "+1 415 555 0001"}, {"to": "+1 415 555 2674"}]})
+    assert response.status_code == 202, response.text
+    batch_id = response.json()["batchId"]
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline:
+        batch = http.get(f"{api}/batches/{batch_id}", timeout=5).json()
+        if batch["status"] == "completed":
+            break
+        time.sleep(0.5)
+    assert batch["status"] == "completed", batch
+    assert batch["progress"]["byStatus"] == {"completed": 2, "failed": 1}
+    assert batch["skipped"] == [{"index": 1, "to": "+14155552675", "reason": "do_not_call"}]
+
+
 def test_the_api_refuses_requests_without_the_key(stack):
     api, _, _ = stack
     response = requests.get(f"{api}/calls", timeout=5)
