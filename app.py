@@ -6,7 +6,7 @@ connections, boto3, the Twilio SDK) loads on first use.
 """
 from chalice import Chalice, Rate
 
-from chalicelib.api import agents, calls, contacts, dnc, health, scheduled_calls, webhooks
+from chalicelib.api import agents, calls, campaign_imports, contacts, dnc, health, scheduled_calls, webhooks
 from chalicelib.api.auth import require_api_key
 from chalicelib.api.http import uniform_errors
 from chalicelib import logs
@@ -18,7 +18,8 @@ app = Chalice(app_name="outdial")
 logs.configure()
 app.register_middleware(uniform_errors, "http")
 app.register_middleware(require_api_key, "http")
-for blueprint in (health.bp, agents.bp, calls.bp, scheduled_calls.bp, contacts.bp, dnc.bp, webhooks.bp):
+for blueprint in (health.bp, agents.bp, calls.bp, scheduled_calls.bp, contacts.bp, dnc.bp, campaign_imports.bp,
+                  webhooks.bp):
     app.register_blueprint(blueprint)
 
 

@@ -16,6 +16,8 @@ from .services.agents import AgentService
 from .services.call_progress import CallProgressService
 from .services.calls import CallService
 from .repositories.api_keys import ApiKeyRepository
+from .repositories.campaign_contacts import CampaignContactRepository
+from .repositories.campaigns import CampaignRepository
 from .repositories.contacts import ContactRepository
 from .repositories.dnc import DncRepository
 from .repositories.retries import RetryRepository
@@ -26,6 +28,8 @@ from .services.dialing import DialService
 from .services.dnc import DncService
 from .services.events import EventLog
 from .services.idempotency import Idempotency
+from .services.imports import ImportService
+from .services.sheet_sync import SheetSync
 from .services.retries import RetryService
 from .services.scheduling import Dispatcher, Scheduler, ScheduleService
 from .settings import Settings, get_settings
@@ -96,7 +100,31 @@ class Container:
     def event_log(self) -> EventLog:
         return EventLog(self.call_events)
 
+    @cached_property
+    def campaigns(self) -> CampaignRepository:
+        return CampaignRepository(self.db)
+
+    @cached_property
+    def campaign_contacts(self) -> CampaignContactRepository:
+        return CampaignContactRepository(self.db)
+
+    @cached_property
+    def import_service(self) -> ImportService:
+        return ImportService(campaigns=self.campaigns, campaign_contacts=self.campaign_contacts,
+                             contacts=self.contacts, dnc=self.dnc, default_region=self.settings.default_region)
+
+    @cached_property
+    def sheet_sync(self) -> SheetSync:
+        return SheetSync(campaigns=self.campaigns, campaign_contacts=self.campaign_contacts,
+                         imports=self.import_service, client=lambda: self.sheets_client)
+
     # -- outside world
+    @cached_property
+    def sheets_client(self):
+        from .providers.sheets import GoogleSheetsClient
+
+        return GoogleSheetsClient(self.settings.google_service_account(), api_url=self.settings.sheets_api_url)
+
     @cached_property
     def dial_queue(self) -> DialQueue:
         return DialQueue(queue_url=self.settings.dial_queue_url)

@@ -3,11 +3,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from ..models.contact import Contact
-from .base import Page, newest_first_page
+from .base import Page, chunked, inserted_ignoring_duplicates, newest_first_page
 
 
 @dataclass(frozen=True)
@@ -66,3 +67,38 @@ class ContactRepository:
 
     def delete(self, contact_id: str) -> bool:
         return self._contacts.delete_one({"_id": contact_id}).deleted_count == 1
+
+    def ensure_many(self, candidates: list[Contact]) -> tuple[dict[str, str], int]:
+        """One contact per number: reuse the contact that has the number,
+        else insert the candidate. Returns ({phone: contact id}, how many were
+        created). An existing contact is never overwritten; only a missing
+        name or email is filled in from its candidate.
+
+        Reads first, then inserts only what is missing, in chunks: a retry
+        finds what an interrupted run created, and a concurrent import of
+        the same number loses the unique-index race and re-reads the winner.
+        """
+        ids: dict[str, str] = {}
+        created = 0
+        for chunk in chunked(candidates, 1000):
+            by_phone = {c.phone: c for c in chunk}
+            found = {d["phone"]: d for d in self._contacts.find(
+                {"phone": {"$in": list(by_phone)}}, {"_id": 1, "phone": 1, "name": 1, "email": 1})}
+            fresh = [c.to_mongo() for phone, c in by_phone.items() if phone not in found]
+            inserted = inserted_ignoring_duplicates(self._contacts, fresh)
+            created += len(inserted)
+            ids.update((doc["phone"], doc["_id"]) for doc in fresh if doc["_id"] in inserted)
+            lost = [doc["phone"] for doc in fresh if doc["_id"] not in inserted]
+            if lost:   # another import created them meanwhile
+                found.update((d["phone"], d) for d in self._contacts.find(
+                    {"phone": {"$in": lost}}, {"_id": 1, "phone": 1, "name": 1, "email": 1}))
+            fills = []
+            for phone, doc in found.items():
+                ids[phone] = doc["_id"]
+                missing = {field: getattr(by_phone[phone], field) for field in ("name", "email")
+                           if not doc.get(field) and getattr(by_phone[phone], field)}
+                if missing:
+                    fills.append(UpdateOne({"_id": doc["_id"]}, {"$set": missing}))
+            if fills:
+                self._contacts.bulk_write(fills, ordered=False)
+        return ids, created

@@ -40,6 +40,13 @@ class DncRepository:
     def contains(self, phone: str) -> bool:
         return self._dnc.count_documents({"_id": phone}, limit=1) > 0
 
+    def listed(self, phones: list[str]) -> set[str]:
+        """Which of `phones` are on the list (one query per 1,000)."""
+        found: set[str] = set()
+        for start in range(0, len(phones), 1000):
+            found.update(d["_id"] for d in self._dnc.find({"_id": {"$in": phones[start:start + 1000]}}, {"_id": 1}))
+        return found
+
     def remove(self, phone: str) -> bool:
         return self._dnc.delete_one({"_id": phone}).deleted_count == 1
 
