@@ -203,17 +203,20 @@ def _bad_key(key: Any) -> str | None:
     return None
 
 
-def _check_row(row: ImportRow, region: str) -> tuple[str, str | None, str | None, dict[str, Any]]:
+def _check_row(row: ImportRow, region: str,
+               parsed: dict[str, str]) -> tuple[str, str | None, str | None, dict[str, Any]]:
     if row.problem:
         raise _Rejected(*row.problem)
     if row.phone is None or (isinstance(row.phone, str) and not row.phone.strip()):
         raise _Rejected("phone", "a phone number is required")
     if not isinstance(row.phone, str):
         raise _Rejected("phone", "must be a string")
-    try:
-        phone = to_e164(row.phone, default_region=region, field="phone")
-    except ValidationFailed as exc:
-        raise _Rejected("phone", exc.message) from None
+    phone = parsed.get(row.phone)
+    if phone is None:
+        try:
+            phone = parsed[row.phone] = to_e164(row.phone, default_region=region, field="phone")
+        except ValidationFailed as exc:
+            raise _Rejected("phone", exc.message) from None
     name = _text(row.name, "name", MAX_NAME_LENGTH)
     email = _text(row.email, "email", 254)
     if email:
@@ -294,9 +297,10 @@ class ImportService:
         self.open_campaign(campaign_id)
         report = ImportReport(rows_total=len(rows))
         checked: dict[str, tuple[ImportRow, str | None, str | None, dict[str, Any]]] = {}
+        parsed: dict[str, str] = {}     # the same text twice is parsed once
         for row in rows:
             try:
-                phone, name, email, custom = _check_row(row, region)
+                phone, name, email, custom = _check_row(row, region, parsed)
             except _Rejected as exc:
                 report.reject(row.row, exc.field, exc.reason)
                 continue

@@ -15,7 +15,12 @@ Its date comparisons go through SQLite's datetime(), which drops fractional
 seconds: `createdAt >= 12:00:00.700` also matched 12:00:00.100. The embedded
 server's datetime() is replaced by one that keeps milliseconds.
 
-tests/conformance checks all three against whatever server MONGODB_URI names.
+Its Python update path (the one datetimes take) applies $inc, $mul, $min,
+$max and $push to a dotted path as a top-level key literally named
+"stats.total", so `{$inc: {"stats.total": 1}, $set: {updatedAt: now}}` left
+stats.total unchanged. Those are rewritten as the $set they amount to.
+
+tests/conformance checks all four against whatever server MONGODB_URI names.
 
 Run: python -m scripts.devstack.mongo --data-dir DIR -p PORT --pid-file F --log-file L
 """
@@ -86,6 +91,57 @@ def _datetime_ms(value):
     return parsed.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
+def _nested(doc, path: str):
+    for part in path.split("."):
+        if not isinstance(doc, dict) or part not in doc:
+            return None
+        doc = doc[part]
+    return doc
+
+
+def _dotted_as_set(spec: dict, doc: dict) -> dict:
+    """$inc/$mul/$min/$max/$push on dotted paths, rewritten as the $set they amount to."""
+    spec, sets = dict(spec), dict(spec.get("$set") or {})
+    for op in ("$inc", "$mul", "$min", "$max", "$push"):
+        kept = {}
+        for path, value in (spec.get(op) or {}).items():
+            current = _nested(doc, path)
+            if "." not in path or "$" in path or (op == "$push" and isinstance(value, dict) and "$each" in value):
+                kept[path] = value
+            elif op == "$inc":
+                sets[path] = (current or 0) + value
+            elif op == "$mul":
+                sets[path] = (current or 0) * value
+            elif op == "$min":
+                sets[path] = value if current is None or value < current else current
+            elif op == "$max":
+                sets[path] = value if current is None or value > current else current
+            else:
+                sets[path] = list(current or []) + [value]
+        if op in spec:
+            if kept:
+                spec[op] = kept
+            else:
+                del spec[op]
+    if sets:
+        spec["$set"] = sets
+    return spec
+
+
+def patch_dotted_python_updates() -> None:
+    from neosqlite.collection.query_helper import QueryHelper
+
+    original = QueryHelper._perform_python_update
+    if getattr(original, "_outdial_patched", False):
+        return
+
+    def perform_python_update(self, doc_id, update_spec, original_doc, *args, **kwargs):
+        return original(self, doc_id, _dotted_as_set(update_spec, original_doc), original_doc, *args, **kwargs)
+
+    perform_python_update._outdial_patched = True
+    QueryHelper._perform_python_update = perform_python_update
+
+
 def patch_subsecond_comparisons() -> None:
     from neosqlite.connection import Connection
 
@@ -138,6 +194,7 @@ def main() -> int:
     patch_datetime_updates()
     patch_id_in_index_keys()
     patch_subsecond_comparisons()
+    patch_dotted_python_updates()
     from nx_27017.nx_27017 import main as nx_main
 
     return nx_main()

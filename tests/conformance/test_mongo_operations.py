@@ -188,3 +188,14 @@ def test_array_membership_on_an_indexed_array_field(db):
     db.c.insert_many([{"_id": "a", "tags": ["vip", "east"]}, {"_id": "b", "tags": ["new"]}])
     # Repositories ask with $in: plain equality on an indexed array misses on nx-27017.
     assert [d["_id"] for d in db.c.find({"tags": {"$in": ["vip"]}})] == ["a"]
+
+
+def test_dotted_increments_next_to_a_datetime(db):
+    """The embedded server's Python update path (taken by updates that carry
+    a datetime) once wrote $inc on "a.b" to a top-level key named "a.b"."""
+    db.t.insert_one({"_id": "x", "stats": {"total": 1, "failed": 0}, "log": {"items": []}})
+    db.t.update_one({"_id": "x"}, {"$inc": {"stats.total": 2, "stats.failed": 1}, "$set": {"updatedAt": now()},
+                                   "$max": {"stats.peak": 7}, "$push": {"log.items": {"at": now()}}})
+    doc = db.t.find_one({"_id": "x"})
+    assert doc["stats"] == {"total": 3, "failed": 1, "peak": 7}
+    assert len(doc["log"]["items"]) == 1 and "stats.total" not in doc
