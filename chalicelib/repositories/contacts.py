@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from pymongo import UpdateOne
 from pymongo.database import Database
@@ -68,11 +68,12 @@ class ContactRepository:
     def delete(self, contact_id: str) -> bool:
         return self._contacts.delete_one({"_id": contact_id}).deleted_count == 1
 
-    def ensure_many(self, candidates: list[Contact]) -> tuple[dict[str, str], int]:
-        """One contact per number: reuse the contact that has the number,
-        else insert the candidate. Returns ({phone: contact id}, how many were
-        created). An existing contact is never overwritten; only a missing
-        name or email is filled in from its candidate.
+    def ensure_many(self, wanted: dict[str, tuple[str | None, str | None]],
+                    new_contact: Callable[[str], Contact]) -> tuple[dict[str, str], int]:
+        """One contact per number: {phone: (name, email)} → ({phone: contact
+        id}, how many were created). A number without a contact gets
+        `new_contact(phone)`; an existing contact is never overwritten, only
+        its missing name or email is filled in.
 
         Reads first, then inserts only what is missing, in chunks: a retry
         finds what an interrupted run created, and a concurrent import of
@@ -80,11 +81,11 @@ class ContactRepository:
         """
         ids: dict[str, str] = {}
         created = 0
-        for chunk in chunked(candidates, 1000):
-            by_phone = {c.phone: c for c in chunk}
+        phones = list(wanted)
+        for chunk in chunked(phones, 1000):
             found = {d["phone"]: d for d in self._contacts.find(
-                {"phone": {"$in": list(by_phone)}}, {"_id": 1, "phone": 1, "name": 1, "email": 1})}
-            fresh = [c.to_mongo() for phone, c in by_phone.items() if phone not in found]
+                {"phone": {"$in": list(chunk)}}, {"_id": 1, "phone": 1, "name": 1, "email": 1})}
+            fresh = [new_contact(phone).to_mongo() for phone in chunk if phone not in found]
             inserted = inserted_ignoring_duplicates(self._contacts, fresh)
             created += len(inserted)
             ids.update((doc["phone"], doc["_id"]) for doc in fresh if doc["_id"] in inserted)
@@ -95,8 +96,9 @@ class ContactRepository:
             fills = []
             for phone, doc in found.items():
                 ids[phone] = doc["_id"]
-                missing = {field: getattr(by_phone[phone], field) for field in ("name", "email")
-                           if not doc.get(field) and getattr(by_phone[phone], field)}
+                name, email = wanted[phone]
+                missing = {field: value for field, value in (("name", name), ("email", email))
+                           if value and not doc.get(field)}
                 if missing:
                     fills.append(UpdateOne({"_id": doc["_id"]}, {"$set": missing}))
             if fills:

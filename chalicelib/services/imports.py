@@ -310,11 +310,14 @@ class ImportService:
             checked[phone] = (row, name, email, custom)
 
         now = clock.now()
-        candidates = [Contact(id=new_id("ctc"), created_at=now, updated_at=now, phone=phone, name=name,
-                              email=email, details=ContactDetails(timezone=timing.single_zone(phone)),
-                              source=source)
-                      for phone, (_, name, email, _) in checked.items()]
-        contact_ids, report.contacts_created = self._contacts.ensure_many(candidates)
+
+        def new_contact(phone: str) -> Contact:
+            _, name, email, _ = checked[phone]
+            return Contact(id=new_id("ctc"), created_at=now, updated_at=now, phone=phone, name=name, email=email,
+                           details=ContactDetails(timezone=timing.single_zone(phone)), source=source)
+
+        contact_ids, report.contacts_created = self._contacts.ensure_many(
+            {phone: (name, email) for phone, (_, name, email, _) in checked.items()}, new_contact)
         listed = self._dnc.listed(list(checked))
 
         pending, skipped = [], []
