@@ -111,7 +111,8 @@ class Container:
     @cached_property
     def import_service(self) -> ImportService:
         return ImportService(campaigns=self.campaigns, campaign_contacts=self.campaign_contacts,
-                             contacts=self.contacts, dnc=self.dnc, default_region=self.settings.default_region)
+                             contacts=self.contacts, dnc=self.dnc, default_region=self.settings.default_region,
+                             idempotency=self.idempotency_service)
 
     @cached_property
     def sheet_sync(self) -> SheetSync:

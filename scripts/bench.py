@@ -338,7 +338,7 @@ def cmd_import(args) -> None:
     print(f"ratio import / parse:      {total / parse_only:6.1f} x")
     print(f"  of which repository calls (database, and building new contacts): {in_database:.1f} s; "
           f"everything else (CSV, validation incl. parse, "
-          f"email, time zone, models): {total - in_database:.1f} s = {(total - in_database) / parse_only:.1f} x parse")
+          f"email, campaign-contact models): {total - in_database:.1f} s = {(total - in_database) / parse_only:.1f} x parse")
     print(f"re-import of the same file: {again_total:5.1f} s  {args.contacts / again_total:8,.0f} rows/s  "
           f"(added {again.added}, merged {again.duplicates_merged:,}; database calls {again_in_database:.1f} s)")
 

@@ -2,12 +2,11 @@
 the campaign's Google Sheet."""
 from __future__ import annotations
 
-import json
-
 from chalice import Blueprint
 
 from ..container import get_container
 from ..errors import BadRequest, PayloadTooLarge
+from ..services.idempotency import check_key
 from ..services.imports import MAX_IMPORT_BYTES
 from .http import api_errors, json_response, query
 
@@ -19,14 +18,11 @@ bp = Blueprint(__name__)
 @api_errors
 def import_contacts(campaign_id):
     request = bp.current_request
-    text = _body_text(request)
-    region = query(request).get("region")
-    imports = get_container().import_service
-    if (request.headers.get("content-type") or "").lower().startswith("text/csv"):
-        report = imports.import_csv(campaign_id, text, region=region)
-    else:
-        report = imports.import_json(campaign_id, _json(text), region=region)
-    return json_response(report.to_api())
+    key = check_key(request.headers.get("idempotency-key"))
+    report, replayed = get_container().import_service.import_upload(
+        campaign_id, _body_text(request), region=query(request).get("region"), idempotency_key=key,
+        csv_format=(request.headers.get("content-type") or "").lower().startswith("text/csv"))
+    return json_response(report, headers={"Idempotent-Replayed": "true"} if replayed else None)
 
 
 @bp.route("/campaigns/{campaign_id}/sheet/import", methods=["POST"])
@@ -53,15 +49,4 @@ def _body_text(request) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("the body must be UTF-8 text") from None
-
-
-def _json(text: str):
-    try:
-        return json.loads(text.removeprefix("\ufeff"), parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        raise BadRequest("the request body is not valid JSON") from None
-
-
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
 

@@ -171,7 +171,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/campaigns/{campaign_id}/contacts/import"): Operation(
         "Add contacts to a campaign from CSV or a JSON array (at most 6 MB, 100,000 rows)", "campaigns",
         response=CONTACT_IMPORT_REPORT, content=CONTACT_IMPORT_BODY, params=(path_id("campaign_id"), REGION),
-        errors=(400, 401, 403, 404, 409, 413, 415, 422, 503)),
+        errors=(400, 401, 403, 404, 409, 413, 415, 422, 503), headers=(IDEMPOTENCY_KEY,)),
     ("POST", "/campaigns/{campaign_id}/sheet/import"): Operation(
         "Add contacts to a campaign from its Google Sheet (sheetIntegration)", "campaigns",
         response=CONTACT_IMPORT_REPORT, params=(path_id("campaign_id"), REGION),

@@ -18,7 +18,9 @@ half-way, adds nothing twice.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -27,7 +29,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from .. import clock, timing
-from ..errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from ..errors import BadRequest, Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from ..ids import new_id
 from ..models.campaign import ACCEPTS_CONTACTS, Campaign, CampaignContact, ContactStatus
 from ..models.contact import Contact, ContactDetails
@@ -36,6 +38,7 @@ from ..repositories.campaign_contacts import CampaignContactRepository
 from ..repositories.campaigns import CampaignRepository
 from ..repositories.contacts import ContactRepository
 from ..repositories.dnc import DncRepository
+from .idempotency import Idempotency
 
 # Lambda's synchronous payload limit; bigger lists belong in a sheet or in parts.
 MAX_IMPORT_BYTES = 6 * 1024 * 1024
@@ -256,6 +259,17 @@ def _custom(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text.removeprefix("\ufeff"), parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise BadRequest("the request body is not valid JSON") from None
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
 def check_region(region: str | None, default: str) -> str:
     region = (region or default).strip().upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
@@ -267,7 +281,9 @@ def check_region(region: str | None, default: str) -> str:
 
 class ImportService:
     def __init__(self, *, campaigns: CampaignRepository, campaign_contacts: CampaignContactRepository,
-                 contacts: ContactRepository, dnc: DncRepository, default_region: str):
+                 contacts: ContactRepository, dnc: DncRepository, default_region: str,
+                 idempotency: Idempotency | None = None):
+        self._idempotency = idempotency
         self._campaigns = campaigns
         self._rows = campaign_contacts
         self._contacts = contacts
@@ -282,6 +298,24 @@ class ImportService:
         if campaign.status not in ACCEPTS_CONTACTS:
             raise Conflict(f"contacts cannot be added to a {campaign.status} campaign", field="status")
         return campaign
+
+    def import_upload(self, campaign_id: str, text: str, *, csv_format: bool, region: str | None,
+                      idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
+        """An uploaded CSV or JSON text → (report, replayed). The import is
+        safe to run twice anyway; with an Idempotency-Key a replay of the
+        same body answers the first report instead of "nothing added"."""
+        request = {"campaignId": campaign_id, "region": region, "csv": csv_format,
+                   "body": hashlib.sha256(text.encode()).hexdigest()}
+        if self._idempotency and (earlier := self._idempotency.replay("contacts-import", idempotency_key, request)):
+            return earlier, True
+        if csv_format:
+            report = self.import_csv(campaign_id, text, region=region)
+        else:
+            report = self.import_json(campaign_id, _json(text), region=region)
+        body = report.to_api()
+        if self._idempotency:
+            self._idempotency.remember("contacts-import", idempotency_key, body)
+        return body, False
 
     def import_csv(self, campaign_id: str, text: str, *, region: str | None = None) -> ImportReport:
         self.open_campaign(campaign_id)

@@ -97,6 +97,18 @@ def test_a_repeated_import_adds_nothing(client, db, campaign):
     assert db.campaign_contacts.find_one({"phone": "+14155552671"})["customData"] == {"plan": "gold"}
 
 
+def test_an_idempotency_key_replays_the_first_report(client, db, campaign):
+    text = "phone\n+14155552671\n+14155552672\n"
+    keyed = {**CSV, "idempotency-key": "import-1"}
+    first = client.http.post(f"/campaigns/{campaign}/contacts/import", headers=keyed, body=text)
+    replay = client.http.post(f"/campaigns/{campaign}/contacts/import", headers=keyed, body=text)
+    assert report_of(replay) == report_of(first) and report_of(first)["added"] == 2
+    assert replay.headers.get("Idempotent-Replayed") == "true"
+    other = client.http.post(f"/campaigns/{campaign}/contacts/import", headers=keyed, body=text + "+14155552673\n")
+    assert other.status_code == 422 and body(other)["error"]["field"] == "Idempotency-Key"
+    assert db.campaign_contacts.count_documents({"campaignId": campaign}) == 2
+
+
 def test_existing_contacts_are_reused_and_only_filled_in(client, db, campaign, make_campaign):
     created = post_json(client, "/contacts", {"phone": "+14155552671", "name": "Ann Original"})
     assert created.status_code == 201
