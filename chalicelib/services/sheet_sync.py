@@ -21,6 +21,7 @@ from ..models.campaign import Campaign, CampaignContact, SheetIntegration
 from ..providers.sheets import SheetsClient, SheetsError, a1_sheet, column_letter
 from ..repositories.campaign_contacts import CampaignContactRepository
 from ..repositories.campaigns import CampaignRepository
+from ..settings import ConfigurationError
 from .imports import MAX_IMPORT_ROWS, Columns, ImportReport, ImportService, rows_from_table
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,9 @@ class SheetSync:
         """Write each contact's current status to its row's statusColumn.
         Returns how many cells were written (0 when the campaign has no sheet
         or no statusColumn, or the contacts did not come from it). Raises
-        SheetsError when Google refuses or cannot be reached: the caller
-        decides whether to try again (writing the same status twice is
-        harmless)."""
+        SheetsError when Google refuses or cannot be reached, or Sheets is
+        not configured: the caller decides whether to try again (writing the
+        same status twice is harmless)."""
         campaign = self._campaigns.get(campaign_id)
         if campaign is None:
             raise NotFound(f"no campaign {campaign_id}", field="campaignId")
@@ -65,7 +66,10 @@ class SheetSync:
         targets = [c for c in contacts if c.sheet_row]
         if sheet is None or not sheet.status_column or not targets:
             return 0
-        client = self._client()
+        try:
+            client = self._client()
+        except ConfigurationError as exc:   # one error type for the caller to handle
+            raise SheetsError(str(exc)) from None
         title, header_row = a1_sheet(sheet.sheet_id), sheet.header_row
         header = [cell.strip().lower() for cell in next(iter(client.read_values(
             sheet.spreadsheet_id, f"{title}!{header_row}:{header_row}")), [])]

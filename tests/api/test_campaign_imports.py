@@ -9,7 +9,8 @@ import pytest
 from chalicelib import clock
 from chalicelib.container import get_container
 from chalicelib.ids import new_id
-from chalicelib.models.campaign import Campaign, CampaignStatus, SheetIntegration
+from chalicelib.models.campaign import Campaign, CampaignContact, CampaignStatus, SheetIntegration
+from chalicelib.providers.sheets import SheetsError
 from chalicelib.services.imports import ImportRow
 from scripts.devstack.fake_sheets import FakeSheets
 from tests.helpers import body, post_json
@@ -342,3 +343,8 @@ def test_sheets_not_configured(client, make_campaign):
     campaign = sheet_campaign(make_campaign, "sheet-1")
     response = client.http.post(f"/campaigns/{campaign}/sheet/import")
     assert response.status_code == 503
+    now = clock.now()
+    row = CampaignContact(id="cct_1", created_at=now, updated_at=now, campaign_id=campaign, contact_id="ctc_1",
+                          phone="+14155552671", sheet_row=3)
+    with pytest.raises(SheetsError, match="GOOGLE_SERVICE_ACCOUNT"):
+        get_container().sheet_sync.write_status(campaign, row)
