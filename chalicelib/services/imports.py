@@ -35,6 +35,7 @@ from ..models.campaign import ACCEPTS_CONTACTS, Campaign, CampaignContact, Conta
 from ..models.contact import Contact, ContactDetails
 from ..phone import to_e164
 from ..repositories.campaign_contacts import CampaignContactRepository
+from ..repositories.base import chunked
 from ..repositories.campaigns import CampaignRepository
 from ..repositories.contacts import ContactRepository
 from ..repositories.dnc import DncRepository
@@ -354,19 +355,22 @@ class ImportService:
             {phone: (name, email) for phone, (_, name, email, _) in checked.items()}, new_contact)
         listed = self._dnc.listed(list(checked))
 
-        pending, skipped = [], []
-        for phone, (row, _, _, custom) in checked.items():
-            blocked = phone in listed
-            (skipped if blocked else pending).append(CampaignContact(
-                id=new_id("cct"), created_at=now, updated_at=now, campaign_id=campaign_id,
-                contact_id=contact_ids[phone], phone=phone,
-                status=ContactStatus.SKIPPED if blocked else ContactStatus.PENDING,
-                skip_reason=DO_NOT_CALL if blocked else None, next_attempt=None if blocked else now,
-                custom_data=custom, sheet_row=row.sheet_row))
-        added_pending, _ = self._rows.add_many(pending)
-        added_skipped, _ = self._rows.add_many(skipped)
+        added_pending = added_skipped = 0
+        for chunk in chunked(list(checked), 1000):     # built and written per chunk: bounded memory
+            pending, skipped = [], []
+            for phone in chunk:
+                row, _, _, custom = checked[phone]
+                blocked = phone in listed
+                (skipped if blocked else pending).append(CampaignContact(
+                    id=new_id("cct"), created_at=now, updated_at=now, campaign_id=campaign_id,
+                    contact_id=contact_ids[phone], phone=phone,
+                    status=ContactStatus.SKIPPED if blocked else ContactStatus.PENDING,
+                    skip_reason=DO_NOT_CALL if blocked else None, next_attempt=None if blocked else now,
+                    custom_data=custom, sheet_row=row.sheet_row))
+            added_pending += self._rows.add_many(pending)[0]
+            added_skipped += self._rows.add_many(skipped)[0]
+            report.do_not_call += len(skipped)
         report.added = added_pending + added_skipped
-        report.do_not_call = len(skipped)
         report.duplicates_merged += len(checked) - report.added
         # A skipped contact is final at once: it counts as finished unreached.
         self._campaigns.add_to_stats(campaign_id, {"totalContacts": report.added, "contactsFailed": added_skipped},
