@@ -30,7 +30,7 @@ class CampaignContactRepository:
                 mine = {row.contact_id: row for row in chunk if row.campaign_id == campaign_id}
                 found = {d["contactId"]: d for d in self._rows.find(
                     {"campaignId": campaign_id, "contactId": {"$in": list(mine)}},
-                    {"_id": 1, "contactId": 1, "customData": 1, "sheetRow": 1})}
+                    {"_id": 1, "contactId": 1, "customData": 1, "sheetRow": 1}, batch_size=len(mine))}
                 fresh = [row.to_mongo() for contact_id, row in mine.items() if contact_id not in found]
                 added += len(inserted_ignoring_duplicates(self._rows, fresh))
                 refresh = [UpdateOne({"_id": doc["_id"]}, {"$set": changed | {"updatedAt": mine[cid].updated_at}})

@@ -83,8 +83,10 @@ class ContactRepository:
         created = 0
         phones = list(wanted)
         for chunk in chunked(phones, 1000):
+            # One batch per chunk (a cursor's first batch is otherwise 101 documents).
             found = {d["phone"]: d for d in self._contacts.find(
-                {"phone": {"$in": list(chunk)}}, {"_id": 1, "phone": 1, "name": 1, "email": 1})}
+                {"phone": {"$in": list(chunk)}}, {"_id": 1, "phone": 1, "name": 1, "email": 1},
+                batch_size=len(chunk))}
             fresh = [new_contact(phone).to_mongo() for phone in chunk if phone not in found]
             inserted = inserted_ignoring_duplicates(self._contacts, fresh)
             created += len(inserted)

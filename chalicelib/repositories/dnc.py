@@ -44,7 +44,8 @@ class DncRepository:
         """Which of `phones` are on the list (one query per 1,000)."""
         found: set[str] = set()
         for start in range(0, len(phones), 1000):
-            found.update(d["_id"] for d in self._dnc.find({"_id": {"$in": phones[start:start + 1000]}}, {"_id": 1}))
+            found.update(d["_id"] for d in self._dnc.find({"_id": {"$in": phones[start:start + 1000]}}, {"_id": 1},
+                                                          batch_size=1000))
         return found
 
     def remove(self, phone: str) -> bool:
