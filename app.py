@@ -6,7 +6,8 @@ connections, boto3, the Twilio SDK) loads on first use.
 """
 from chalice import Chalice, Rate
 
-from chalicelib.api import agents, batches, calls, campaigns, contacts, dnc, health, scheduled_calls, webhooks
+from chalicelib.api import (agents, batches, calls, campaign_imports, campaigns, contacts, dnc, health,
+                            scheduled_calls, webhooks)
 from chalicelib.api.auth import require_api_key
 from chalicelib.api.http import uniform_errors
 from chalicelib import logs
@@ -19,7 +20,7 @@ logs.configure()
 app.register_middleware(uniform_errors, "http")
 app.register_middleware(require_api_key, "http")
 for blueprint in (health.bp, agents.bp, calls.bp, batches.bp, scheduled_calls.bp, contacts.bp, dnc.bp, campaigns.bp,
-                  webhooks.bp):
+                  campaign_imports.bp, webhooks.bp):
     app.register_blueprint(blueprint)
 
 

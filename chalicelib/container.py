@@ -22,6 +22,8 @@ from .services.agents import AgentService
 from .services.call_progress import CallProgressService
 from .services.calls import CallService
 from .repositories.api_keys import ApiKeyRepository
+from .repositories.campaign_contacts import CampaignContactRepository
+from .repositories.campaigns import CampaignRepository
 from .repositories.contacts import ContactRepository
 from .repositories.conversations import RecordingRepository, TranscriptRepository
 from .services.conversation import ConversationService
@@ -39,6 +41,8 @@ from .services.dialing import DialService
 from .services.dnc import DncService
 from .services.events import EventLog
 from .services.idempotency import Idempotency
+from .services.imports import ImportService
+from .services.sheet_sync import SheetSync
 from .services.retries import RetryService
 from .services.scheduling import Dispatcher, Scheduler, ScheduleService
 from .settings import Settings, get_settings
@@ -133,7 +137,24 @@ class Container:
     def event_log(self) -> EventLog:
         return EventLog(self.call_events)
 
+    @cached_property
+    def import_service(self) -> ImportService:
+        return ImportService(campaigns=self.campaigns, campaign_contacts=self.campaign_contacts,
+                             contacts=self.contacts, dnc=self.dnc, default_region=self.settings.default_region,
+                             idempotency=self.idempotency_service)
+
+    @cached_property
+    def sheet_sync(self) -> SheetSync:
+        return SheetSync(campaigns=self.campaigns, campaign_contacts=self.campaign_contacts,
+                         imports=self.import_service, client=lambda: self.sheets_client)
+
     # -- outside world
+    @cached_property
+    def sheets_client(self):
+        from .providers.sheets import GoogleSheetsClient
+
+        return GoogleSheetsClient(self.settings.google_service_account(), api_url=self.settings.sheets_api_url)
+
     @cached_property
     def dial_queue(self) -> DialQueue:
         return DialQueue(queue_url=self.settings.dial_queue_url)

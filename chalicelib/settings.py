@@ -75,6 +75,27 @@ class Settings(BaseSettings):
     # up to a minute (kept for comparison in scripts/bench.py).
     scheduler_lookahead_seconds: int = Field(120, ge=0, le=900)
 
+    # Google Sheets (campaign sheetIntegration): a service account's JSON key,
+    # inline or as a file path; the sheet must be shared with its email.
+    # SHEETS_API_URL points at the local fake (scripts/devstack/fake_sheets.py).
+    google_service_account_json: str | None = None
+    google_service_account_file: str | None = None
+    sheets_api_url: str = "https://sheets.googleapis.com"
+
+    def google_service_account(self) -> dict:
+        """The service account's key, or ConfigurationError naming what is missing."""
+        import json
+
+        try:
+            if self.google_service_account_json:
+                return json.loads(self.google_service_account_json)
+            if self.google_service_account_file:
+                with open(self.google_service_account_file, encoding="utf-8") as key_file:
+                    return json.load(key_file)
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(f"the Google service account key cannot be read: {type(exc).__name__}") from None
+        raise ConfigurationError("Google Sheets needs GOOGLE_SERVICE_ACCOUNT_JSON or GOOGLE_SERVICE_ACCOUNT_FILE")
+
     def check_app(self) -> "Settings":
         """Fail fast, naming every setting the running app needs but lacks.
         (Tools such as the migration script only need the MongoDB settings.)"""

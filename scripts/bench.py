@@ -4,11 +4,18 @@
     python scripts/bench.py load [--clients 4] [--webhooks-per-second 20] [--seconds 30]
     python scripts/bench.py conversation [--calls 40] [--duplicates 200]
     python scripts/bench.py pacing [--cps 5] [--consumers 4] [--calls 150]
+    python scripts/bench.py import [--contacts 100000] [--profile]
 
 conversation: N calls to an ElevenLabs agent through the simulated Twilio and
 the ElevenLabs fake; how long after the call ended its transcript and both
 recordings (ours in S3, Twilio's) were readable; then duplicated signed
 post_call_transcription deliveries: their latency, and that they changed nothing.
+
+import: a generated CSV of N contacts (phone in national format, name, email,
+two customData columns) through ImportService against the embedded MongoDB:
+contacts/s end to end, and in the same run the time phonenumbers alone takes
+to parse and validate the same numbers; the ratio is our overhead over the
+unavoidable parse.
 
 load: N concurrent clients create calls while M signed webhook callbacks per
 second (duplicates of real ones, which must change nothing) hit the webhook
@@ -386,6 +393,121 @@ def cmd_pacing(args) -> None:
             process.wait(timeout=10)
 
 
+def generated_csv(contacts: int) -> str:
+    rng = random.Random(42)
+    numbers = rng.sample(range(2_000_000, 9_999_999), contacts)
+    areas = ["415", "212", "312", "617", "206"]
+    lines = [f"({areas[i % 5]}) {n // 10000:03d}-{n % 10000:04d},Person {i},person{i}@example.com,"
+             f"plan-{i % 3},2026-12-{1 + i % 28:02d}" for i, n in enumerate(numbers)]
+    return "phone,name,email,plan,appointment\n" + "\n".join(lines) + "\n"
+
+
+def cmd_import(args) -> None:
+    import csv
+    import io
+    import uuid
+
+    import phonenumbers
+
+    from chalicelib import migrations
+    from chalicelib.db import get_database, reset_client
+    from chalicelib.ids import new_id
+    from chalicelib.models.campaign import Campaign
+    from chalicelib.clock import now
+    from chalicelib.repositories.campaign_contacts import CampaignContactRepository
+    from chalicelib.repositories.campaigns import CampaignRepository
+    from chalicelib.repositories.contacts import ContactRepository
+    from chalicelib.repositories.dnc import DncRepository
+    from chalicelib.services.imports import ImportService
+    from chalicelib.settings import reset_settings
+    from scripts.devstack import mongo
+
+    text = generated_csv(args.contacts)
+    print(f"CSV: {args.contacts:,} rows, {len(text) / 1e6:.1f} MB")
+    with tempfile.TemporaryDirectory() as data_dir:
+        port = mongo.free_port()
+        server = mongo.start(Path(data_dir), port)
+        try:
+            os.environ.update({"MONGODB_URI": f"mongodb://127.0.0.1:{port}",
+                               "MONGODB_DB": f"bench_{uuid.uuid4().hex[:8]}", "DEFAULT_REGION": "US"})
+            reset_settings()
+            reset_client()
+            migrations.up(get_database())
+            db = get_database()
+            campaigns = CampaignRepository(db)
+            repositories = [Timed(CampaignContactRepository(db)), Timed(ContactRepository(db)), Timed(DncRepository(db))]
+            imports = ImportService(campaigns=campaigns, campaign_contacts=repositories[0], contacts=repositories[1],
+                                    dnc=repositories[2], default_region="US")
+            at = now()
+            campaign = Campaign(id=new_id("cmp"), created_at=at, updated_at=at, name="bench", agent_id="agt_bench",
+                                callback_secret="x" * 32)
+            campaigns.insert(campaign)
+
+            started = time.perf_counter()
+            if args.profile:
+                import cProfile
+                import pstats
+
+                profiler = cProfile.Profile()
+                report = profiler.runcall(imports.import_csv, campaign.id, text)
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+            else:
+                report = imports.import_csv(campaign.id, text)
+            total = time.perf_counter() - started
+            in_database = sum(r.seconds for r in repositories)
+            for r in repositories:
+                r.seconds = 0.0
+            assert report.added == args.contacts, report.to_api()
+
+            rows = list(csv.reader(io.StringIO(text)))[1:]
+            started = time.perf_counter()
+            for row in rows:
+                number = phonenumbers.parse(row[0], "US")
+                phonenumbers.is_valid_number(number)
+                phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            parse_only = time.perf_counter() - started
+
+            again_started = time.perf_counter()
+            again = imports.import_csv(campaign.id, text)
+            again_total = time.perf_counter() - again_started
+            again_in_database = sum(r.seconds for r in repositories)
+            assert again.added == 0
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    print(f"import (embedded MongoDB): {total:6.1f} s  {args.contacts / total:8,.0f} contacts/s  "
+          f"(added {report.added:,}, contacts created {report.contacts_created:,})")
+    print(f"phonenumbers alone:        {parse_only:6.1f} s  {args.contacts / parse_only:8,.0f} numbers/s")
+    print(f"ratio import / parse:      {total / parse_only:6.1f} x")
+    print(f"  of which repository calls (database, and building new contacts): {in_database:.1f} s; "
+          f"everything else (CSV, validation incl. parse, "
+          f"email, campaign-contact models): {total - in_database:.1f} s = {(total - in_database) / parse_only:.1f} x parse")
+    print(f"re-import of the same file: {again_total:5.1f} s  {args.contacts / again_total:8,.0f} rows/s  "
+          f"(added {again.added}, merged {again.duplicates_merged:,}; database calls {again_in_database:.1f} s)")
+
+
+class Timed:
+    """A repository whose calls are timed (how much of an import is the database)."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self.seconds = 0.0
+
+    def __getattr__(self, name):
+        attr = getattr(self._inner, name)
+        if not callable(attr):
+            return attr
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - started
+
+        return timed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -406,6 +528,10 @@ def main() -> None:
     pacing.add_argument("--consumers", type=int, default=4)
     pacing.add_argument("--calls", type=int, default=150)
     pacing.set_defaults(run=cmd_pacing)
+    imports = commands.add_parser("import", help="CSV contact import throughput vs. phonenumbers alone")
+    imports.add_argument("--contacts", type=int, default=100_000)
+    imports.add_argument("--profile", action="store_true", help="print a cProfile of the import")
+    imports.set_defaults(run=cmd_import)
     args = parser.parse_args()
     args.run(args)
 

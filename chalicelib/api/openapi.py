@@ -44,6 +44,7 @@ class Operation:
     form: bool = False                  # a carrier webhook: form-encoded, signed
     csv: bool = False                   # a text/csv upload
     json_webhook: bool = False          # a provider's signed JSON webhook
+    content: dict | None = None         # a request body of several media types
     headers: tuple[Param, ...] = field(default=())
 
 
@@ -75,6 +76,28 @@ IMPORT_REPORT = {"type": "object", "properties": {
 RECORDING = {"allOf": [ref(Recording), {"type": "object", "properties": {
     "downloadUrl": {"type": ["string", "null"], "description": "short-lived for audio we keep in S3"},
     "recordings": {"type": "array", "items": ref(Recording)}}}]}
+CONTACT_IMPORT_REPORT = {"type": "object", "properties": {
+    "rowsTotal": {"type": "integer", "description": "data rows read (blank lines not counted)"},
+    "accepted": {"type": "integer", "description": "rows that passed validation"},
+    "added": {"type": "integer", "description": "contacts added to the campaign by this import"},
+    "duplicatesMerged": {"type": "integer",
+                         "description": "accepted rows whose number was earlier in the file or already in the campaign"},
+    "doNotCall": {"type": "integer", "description": "numbers on the do-not-call list, added as skipped"},
+    "contactsCreated": {"type": "integer", "description": "new entries in /contacts"},
+    "rejectedCount": {"type": "integer"},
+    "rejected": {"type": "array", "maxItems": 1000, "items": {"type": "object", "properties": {
+        "row": {"type": "integer", "description": "spreadsheet row (header = 1); for JSON the 1-based array position"},
+        "field": {"type": "string"}, "reason": {"type": "string"}}}}}}
+CONTACT_IMPORT_BODY = {
+    "text/csv": {"schema": {"type": "string", "description": "a header row with a 'phone' column; name and email "
+                            "columns fill the contact, every other column becomes customData"}},
+    "application/json": {"schema": {"type": "array", "maxItems": 100000, "items": {
+        "type": "object", "required": ["phone"], "additionalProperties": True,
+        "properties": {"phone": {"type": "string"}, "name": {"type": "string"}, "email": {"type": "string"},
+                       "customData": {"type": "object"}}}}},
+}
+REGION = Param("region", {"type": "string", "minLength": 2, "maxLength": 2},
+               "ISO region for numbers written without +country code (default DEFAULT_REGION)")
 WEBHOOK_ACK = {"type": "object", "properties": {"callId": ID, "status": {"type": "string"}}}
 COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
 BATCH_CREATED = {"allOf": [ref(Batch), {"type": "object", "required": ["batchId"], "properties": {"batchId": ID}}]}
@@ -205,6 +228,18 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                                           errors=(401, 403, 404, 422, 503)),
     ("POST", "/dnc/import"): Operation("Import numbers from a CSV with a 'phone' column", "do not call",
                                        response=IMPORT_REPORT, csv=True, errors=(400, 401, 403, 413, 415, 422, 503)),
+    ("POST", "/campaigns/{campaign_id}/contacts/import"): Operation(
+        "Add contacts to a campaign from CSV or a JSON array (at most 6 MB, 100,000 rows)", "campaigns",
+        response=CONTACT_IMPORT_REPORT, content=CONTACT_IMPORT_BODY, params=(path_id("campaign_id"), REGION),
+        errors=(400, 401, 403, 404, 409, 413, 415, 422, 503), headers=(IDEMPOTENCY_KEY,)),
+    ("POST", "/campaigns/{campaign_id}/sheet/import"): Operation(
+        "Add contacts to a campaign from its Google Sheet (sheetIntegration)", "campaigns",
+        response=CONTACT_IMPORT_REPORT, params=(path_id("campaign_id"), REGION),
+        errors=(401, 403, 404, 409, 413, 422, 503)),
+    ("POST", "/campaigns/{campaign_id}/sheet/sync"): Operation(
+        "Write every sheet contact's status to the sheet's statusColumn", "campaigns",
+        response={"type": "object", "properties": {"written": {"type": "integer"}}},
+        params=(path_id("campaign_id"),), errors=(401, 403, 404, 422, 503)),
     ("POST", "/webhooks/twilio/status/{call_id}"): Operation(
         "Twilio status callback (X-Twilio-Signature)", "webhooks", response=WEBHOOK_ACK,
         params=(path_id("call_id"),), security=False, form=True, errors=(403, 404, 415)),
@@ -283,7 +318,9 @@ def _operation(op: Operation) -> dict:
     spec: dict[str, Any] = {"summary": op.summary, "tags": [op.tag],
                             "parameters": [_param(p) for p in op.params + op.headers],
                             "responses": {}}
-    if op.csv:
+    if op.content:
+        spec["requestBody"] = {"required": True, "content": op.content}
+    elif op.csv:
         spec["requestBody"] = {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
     elif op.json_webhook:
         spec["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}

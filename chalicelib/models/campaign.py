@@ -216,6 +216,9 @@ class CampaignContact(Document):
     call_results: list[CallResult] = Field(default_factory=list)
     custom_data: dict[str, Any] = Field(default_factory=dict)
     skip_reason: str | None = None
+    # The contact's row in the campaign's Google Sheet, when imported from
+    # one: where its status is written back.
+    sheet_row: int | None = None
 
 
 class CampaignCreate(InputModel):

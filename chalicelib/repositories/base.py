@@ -4,9 +4,10 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Iterator, Sequence, TypeVar
 
 from pymongo.collection import Collection
+from pymongo.errors import BulkWriteError
 
 T = TypeVar("T")
 
@@ -21,6 +22,31 @@ def and_(*clauses: dict[str, Any]) -> dict[str, Any]:
     if not clauses:
         return {}
     return clauses[0] if len(clauses) == 1 else {"$and": list(clauses)}
+
+
+def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+DUPLICATE_KEY = 11000
+
+
+def inserted_ignoring_duplicates(collection: Collection, docs: list[dict[str, Any]]) -> set[Any]:
+    """Insert `docs` in one unordered batch; the `_id`s that went in. A
+    document that hits a unique index (someone else inserted it first) is
+    left out; any other write error is raised."""
+    if not docs:
+        return set()
+    try:
+        collection.insert_many(docs, ordered=False)
+        return {doc["_id"] for doc in docs}
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors) or not errors:
+            raise
+        refused = {error["index"] for error in errors}
+        return {doc["_id"] for index, doc in enumerate(docs) if index not in refused}
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from pymongo import ReturnDocument, UpdateOne
 from pymongo.database import Database
 
 from ..models.campaign import OPEN_CONTACT_STATUSES, CampaignContact, ContactStatus
-from .base import Page, newest_first_page
+from .base import Page, chunked, inserted_ignoring_duplicates, newest_first_page
 
 
 class CampaignContactRepository:
@@ -16,17 +16,33 @@ class CampaignContactRepository:
 
     def add_many(self, rows: list[CampaignContact]) -> tuple[int, int]:
         """Add each contact to its campaign unless it is there already (then
-        its customData is refreshed). Returns (added, already there). One
-        bulk write; safe to repeat, which is what makes an import retryable."""
-        if not rows:
-            return 0, 0
-        ops = [UpdateOne({"campaignId": row.campaign_id, "contactId": row.contact_id},
-                         {"$setOnInsert": _without(row.to_mongo(), "customData", "updatedAt"),
-                          "$set": {"customData": row.custom_data, "updatedAt": row.updated_at}},
-                         upsert=True)
-               for row in rows]
-        result = self._rows.bulk_write(ops, ordered=False)
-        return result.upserted_count, len(rows) - result.upserted_count
+        its customData and sheetRow are refreshed). Returns (added, already
+        there). Safe to repeat, which is what makes an import retryable.
+
+        Reads what is there, then inserts the rest in one unordered batch
+        per 1,000 rather than upserting: the same on MongoDB, and ~40x faster
+        on the embedded server (whose upserts run one by one). A concurrent
+        import that inserted a row first wins the unique index; it counts as
+        already there."""
+        added = 0
+        for chunk in chunked(rows, 1000):
+            for campaign_id in {row.campaign_id for row in chunk}:
+                mine = {row.contact_id: row for row in chunk if row.campaign_id == campaign_id}
+                found = {d["contactId"]: d for d in self._rows.find(
+                    {"campaignId": campaign_id, "contactId": {"$in": list(mine)}},
+                    {"_id": 1, "contactId": 1, "customData": 1, "sheetRow": 1}, batch_size=len(mine))}
+                fresh = [row.to_mongo() for contact_id, row in mine.items() if contact_id not in found]
+                added += len(inserted_ignoring_duplicates(self._rows, fresh))
+                refresh = [UpdateOne({"_id": doc["_id"]}, {"$set": changed | {"updatedAt": mine[cid].updated_at}})
+                           for cid, doc in found.items() if (changed := _changed(doc, mine[cid]))]
+                if refresh:
+                    self._rows.bulk_write(refresh, ordered=False)
+        return added, len(rows) - added
+
+    def from_sheet(self, campaign_id: str) -> list[CampaignContact]:
+        """The campaign's contacts that came from its Google Sheet."""
+        docs = self._rows.find({"campaignId": campaign_id, "sheetRow": {"$gte": 1}})
+        return [CampaignContact.from_mongo(d) for d in docs]
 
     def get(self, row_id: str) -> CampaignContact | None:
         doc = self._rows.find_one({"_id": row_id})
@@ -105,5 +121,6 @@ class CampaignContactRepository:
         return [(d["_id"], d.get("currentCallId")) for d in docs]
 
 
-def _without(doc: dict[str, Any], *names: str) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k not in names}
+def _changed(stored: dict[str, Any], row: CampaignContact) -> dict[str, Any]:
+    wanted = {"customData": row.custom_data} | ({"sheetRow": row.sheet_row} if row.sheet_row is not None else {})
+    return {name: value for name, value in wanted.items() if stored.get(name) != value}

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -12,6 +13,7 @@ class IdempotencyRecord:
     key: str
     request_hash: str
     resource_id: str
+    result: dict[str, Any] | None = None     # what the first request answered, for operations that keep it
 
 
 class IdempotencyRepository:
@@ -32,6 +34,9 @@ class IdempotencyRepository:
             except DuplicateKeyError:
                 doc = self._keys.find_one({"_id": key})
                 if doc is not None:
-                    return IdempotencyRecord(doc["_id"], doc["requestHash"], doc["resourceId"])
+                    return IdempotencyRecord(doc["_id"], doc["requestHash"], doc["resourceId"], doc.get("result"))
                 # it expired between the two statements: try to take it again
         raise RuntimeError(f"idempotency key {key!r} keeps changing")
+
+    def save_result(self, key: str, result: dict[str, Any]) -> None:
+        self._keys.update_one({"_id": key}, {"$set": {"result": result}})

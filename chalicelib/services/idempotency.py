@@ -28,7 +28,7 @@ class Idempotency:
         leaves its id, which the retry then uses."""
         if not key:
             return new_id, False
-        request_hash = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+        request_hash = _hash(request)
         earlier = self._keys.reserve(f"{scope}:{key}", request_hash=request_hash, resource_id=new_id,
                                      now=clock.now())
         if earlier is None:
@@ -37,3 +37,27 @@ class Idempotency:
             raise ValidationFailed("this Idempotency-Key was already used with a different request",
                                    field="Idempotency-Key")
         return earlier.resource_id, True
+
+    def replay(self, scope: str, key: str | None, request: dict) -> dict | None:
+        """For operations that are safe to run again but should answer a
+        replay as they answered first (imports): the stored answer for this
+        key, or None when there is none yet (first use, or the first request
+        did not finish: then it simply runs again)."""
+        if not key:
+            return None
+        request_hash = _hash(request)
+        earlier = self._keys.reserve(f"{scope}:{key}", request_hash=request_hash, resource_id="", now=clock.now())
+        if earlier is None:
+            return None
+        if earlier.request_hash != request_hash:
+            raise ValidationFailed("this Idempotency-Key was already used with a different request",
+                                   field="Idempotency-Key")
+        return earlier.result
+
+    def remember(self, scope: str, key: str | None, result: dict) -> None:
+        if key:
+            self._keys.save_result(f"{scope}:{key}", result)
+
+
+def _hash(request: dict) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()

@@ -9,6 +9,9 @@ Starts, with no account and no internet:
   - the carrier simulator (skipped when TELEPHONY_PROVIDER=twilio);
   - fakes of the ElevenLabs and Exotel APIs (skipped when ELEVENLABS_BASE_URL /
     EXOTEL_BASE_URL are set), which send signed webhooks like the real ones;
+  - a fake of Google's token endpoint and Sheets API, with a generated
+    service-account key in the data folder (skipped when
+    GOOGLE_SERVICE_ACCOUNT_JSON or GOOGLE_SERVICE_ACCOUNT_FILE is set);
   - the API under `chalice local`;
   - the worker that feeds SQS messages and schedule ticks to the app's handlers.
 Ctrl-C stops everything it started.
@@ -188,6 +191,15 @@ def start(args, stack: Stack) -> None:
                                   "--time-scale", str(args.time_scale)], env)
         wait_http(f"{env['SIMULATOR_URL']}/_sim/health")
         stack.say(f"  carrier simulator            {env['SIMULATOR_URL']}  (calls: GET /_sim/calls)")
+
+    if not env.get("GOOGLE_SERVICE_ACCOUNT_JSON") and not env.get("GOOGLE_SERVICE_ACCOUNT_FILE"):
+        port = pick(8031)
+        key_path = data_dir / "google-service-account.json"
+        stack.spawn("sheets", [sys.executable, "-m", "scripts.devstack.fake_sheets", "--port", str(port),
+                               "--service-account-file", str(key_path)], env)
+        env.update({"SHEETS_API_URL": f"http://127.0.0.1:{port}", "GOOGLE_SERVICE_ACCOUNT_FILE": str(key_path)})
+        wait_http(f"{env['SHEETS_API_URL']}/_fake/health")
+        stack.say(f"  Google Sheets (fake)         {env['SHEETS_API_URL']}  (load a sheet: PUT /_fake/spreadsheets/ID)")
 
     migrate(env)
     key_file = data_dir / "dev-api-key"

@@ -15,10 +15,10 @@ Its date comparisons go through SQLite's datetime(), which drops fractional
 seconds: `createdAt >= 12:00:00.700` also matched 12:00:00.100. The embedded
 server's datetime() is replaced by one that keeps milliseconds.
 
-Its Python update path (taken by updates that carry a datetime, see above)
-applies `$inc` and `$push` to a dotted path as a literal top-level key
-("stats.total") instead of the nested field. Those are rewritten as `$set`
-of the resulting value.
+Its Python update path (the one datetimes take) applies $inc, $mul, $min,
+$max and $push to a dotted path as a top-level key literally named
+"stats.total", so `{$inc: {"stats.total": 1}, $set: {updatedAt: now}}` left
+stats.total unchanged. Those are rewritten as the $set they amount to.
 
 tests/conformance checks all four against whatever server MONGODB_URI names.
 
@@ -127,6 +127,57 @@ def _datetime_ms(value):
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     return parsed.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def _nested(doc, path: str):
+    for part in path.split("."):
+        if not isinstance(doc, dict) or part not in doc:
+            return None
+        doc = doc[part]
+    return doc
+
+
+def _dotted_as_set(spec: dict, doc: dict) -> dict:
+    """$inc/$mul/$min/$max/$push on dotted paths, rewritten as the $set they amount to."""
+    spec, sets = dict(spec), dict(spec.get("$set") or {})
+    for op in ("$inc", "$mul", "$min", "$max", "$push"):
+        kept = {}
+        for path, value in (spec.get(op) or {}).items():
+            current = _nested(doc, path)
+            if "." not in path or "$" in path or (op == "$push" and isinstance(value, dict) and "$each" in value):
+                kept[path] = value
+            elif op == "$inc":
+                sets[path] = (current or 0) + value
+            elif op == "$mul":
+                sets[path] = (current or 0) * value
+            elif op == "$min":
+                sets[path] = value if current is None or value < current else current
+            elif op == "$max":
+                sets[path] = value if current is None or value > current else current
+            else:
+                sets[path] = list(current or []) + [value]
+        if op in spec:
+            if kept:
+                spec[op] = kept
+            else:
+                del spec[op]
+    if sets:
+        spec["$set"] = sets
+    return spec
+
+
+def patch_dotted_python_updates() -> None:
+    from neosqlite.collection.query_helper import QueryHelper
+
+    original = QueryHelper._perform_python_update
+    if getattr(original, "_outdial_patched", False):
+        return
+
+    def perform_python_update(self, doc_id, update_spec, original_doc, *args, **kwargs):
+        return original(self, doc_id, _dotted_as_set(update_spec, original_doc), original_doc, *args, **kwargs)
+
+    perform_python_update._outdial_patched = True
+    QueryHelper._perform_python_update = perform_python_update
 
 
 def patch_subsecond_comparisons() -> None:

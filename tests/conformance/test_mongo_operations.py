@@ -190,17 +190,6 @@ def test_array_membership_on_an_indexed_array_field(db):
     assert [d["_id"] for d in db.c.find({"tags": {"$in": ["vip"]}})] == ["a"]
 
 
-def test_inc_and_push_on_dotted_paths_next_to_a_date(db):
-    # A date in the update takes the embedded server down its Python path,
-    # which once wrote 'stats.total' as a literal top-level key.
-    db.things.insert_one({"_id": "c", "stats": {"total": 1}, "results": {"list": []}})
-    db.things.update_one({"_id": "c"}, {"$inc": {"stats.total": 2, "stats.fresh": 1},
-                                        "$push": {"results.list": {"n": 1}}, "$set": {"updatedAt": now()}})
-    doc = db.things.find_one({"_id": "c"})
-    assert doc["stats"] == {"total": 3, "fresh": 1} and doc["results"] == {"list": [{"n": 1}]}
-    assert "stats.total" not in doc
-
-
 def test_upsert_with_set_on_insert_keyed_by_a_unique_field(db):
     """The recordings repository: one document per recording SID; the first
     delivery inserts, later ones update, an in-progress one only inserts."""
@@ -280,3 +269,14 @@ def test_group_by_status_and_not_in(db):
                                {"$group": {"_id": "$status", "count": {"$sum": 1}}}])
     assert {r["_id"]: r["count"] for r in rows} == {"failed": 1}
     assert db.calls.count_documents({"batchId": "b", "status": {"$nin": ["failed", "completed"]}}) == 1
+
+
+def test_dotted_increments_next_to_a_datetime(db):
+    """The embedded server's Python update path (taken by updates that carry
+    a datetime) once wrote $inc on "a.b" to a top-level key named "a.b"."""
+    db.t.insert_one({"_id": "x", "stats": {"total": 1, "failed": 0}, "log": {"items": []}})
+    db.t.update_one({"_id": "x"}, {"$inc": {"stats.total": 2, "stats.failed": 1}, "$set": {"updatedAt": now()},
+                                   "$max": {"stats.peak": 7}, "$push": {"log.items": {"at": now()}}})
+    doc = db.t.find_one({"_id": "x"})
+    assert doc["stats"] == {"total": 3, "failed": 1, "peak": 7}
+    assert len(doc["log"]["items"]) == 1 and "stats.total" not in doc
