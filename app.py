@@ -49,6 +49,11 @@ def run_campaigns(event):
     return get_container().campaign_runner.tick()
 
 
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="sync_campaign_sheets")
+def sync_campaign_sheets(event):
+    return get_container().sheet_sync.write_recent_statuses()
+
+
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="send_callbacks")
 def send_callbacks(event):
     return get_container().callback_service.deliver_due()

@@ -137,7 +137,8 @@ class SheetIntegration(CamelModel):
     phone_column: str = Field("phone", min_length=1, max_length=100, description="header of the phone column")
     name_column: str | None = Field(None, max_length=100)
     status_column: str | None = Field(None, max_length=100, description="header of the column the status is written to")
-    last_sync_time: UtcDatetime | None = None
+    last_sync_time: UtcDatetime | None = None        # last import from the sheet
+    last_status_sync: UtcDatetime | None = None      # statuses changed before this are in the sheet
 
 
 class CampaignStats(CamelModel):

@@ -44,6 +44,10 @@ class CampaignContactRepository:
         docs = self._rows.find({"campaignId": campaign_id, "sheetRow": {"$gte": 1}})
         return [CampaignContact.from_mongo(d) for d in docs]
 
+    def from_sheet_changed_since(self, campaign_id: str, since: datetime) -> list[CampaignContact]:
+        docs = self._rows.find({"campaignId": campaign_id, "sheetRow": {"$gte": 1}, "updatedAt": {"$gte": since}})
+        return [CampaignContact.from_mongo(d) for d in docs]
+
     def get(self, row_id: str) -> CampaignContact | None:
         doc = self._rows.find_one({"_id": row_id})
         return CampaignContact.from_mongo(doc) if doc else None

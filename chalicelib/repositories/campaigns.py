@@ -62,5 +62,13 @@ class CampaignRepository:
     def release_runner_lease(self, campaign_id: str, *, now: datetime) -> None:
         self._campaigns.update_one({"_id": campaign_id}, {"$set": {"runnerLeaseUntil": now}})
 
+    def with_sheet_statuses(self, statuses: Iterable[CampaignStatus]) -> list[Campaign]:
+        docs = self._campaigns.find({"status": {"$in": [s.value for s in statuses]},
+                                     "sheetIntegration.statusColumn": {"$exists": True}})
+        return [Campaign.from_mongo(d) for d in docs]
+
+    def set_status_sync(self, campaign_id: str, at: datetime) -> None:
+        self._campaigns.update_one({"_id": campaign_id}, {"$set": {"sheetIntegration.lastStatusSync": at}})
+
     def set_sheet_sync(self, campaign_id: str, at: datetime) -> None:
         self._campaigns.update_one({"_id": campaign_id}, {"$set": {"sheetIntegration.lastSyncTime": at}})

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
 import phonenumbers
 
 from .. import clock
+from ..clock import EPOCH
 from ..errors import NotFound, ServiceUnavailable, ValidationFailed
-from ..models.campaign import Campaign, CampaignContact, SheetIntegration
+from ..models.campaign import Campaign, CampaignContact, CampaignStatus, SheetIntegration
 from ..providers.sheets import SheetsClient, SheetsError, a1_sheet, column_letter
 from ..repositories.campaign_contacts import CampaignContactRepository
 from ..repositories.campaigns import CampaignRepository
@@ -26,6 +28,8 @@ from .imports import MAX_IMPORT_ROWS, Columns, ImportReport, ImportService, rows
 
 log = logging.getLogger(__name__)
 WRITES_PER_REQUEST = 1000
+LATE_CALLS = timedelta(hours=2)   # calls in progress when a campaign is cancelled still end
+SYNCED_STATUSES = (CampaignStatus.ACTIVE, CampaignStatus.PAUSED, CampaignStatus.COMPLETED, CampaignStatus.CANCELLED)
 
 
 class SheetSync:
@@ -87,6 +91,26 @@ class SheetSync:
         for start in range(0, len(updates), WRITES_PER_REQUEST):
             client.update_values(sheet.spreadsheet_id, updates[start:start + WRITES_PER_REQUEST])
         return len(updates)
+
+    def write_recent_statuses(self, now: datetime | None = None) -> dict[str, int]:
+        """The scheduled write-back: for every running campaign with a status
+        column, the statuses that changed since its last write, in one batch
+        per campaign (Sheets allows ~60 requests a minute). A campaign whose
+        write fails is tried again from the same point next time."""
+        now = now or clock.now()
+        written = failed = 0
+        for campaign in self._campaigns.with_sheet_statuses(SYNCED_STATUSES):
+            since = campaign.sheet_integration.last_status_sync or EPOCH
+            if campaign.ended_at and since > campaign.ended_at + LATE_CALLS:
+                continue   # over, and its last calls are written
+            try:
+                written += self.write_statuses(campaign.id, self._rows.from_sheet_changed_since(campaign.id, since))
+            except SheetsError as exc:
+                failed += 1
+                log.warning("campaign %s: sheet status write-back failed: %s", campaign.id, exc)
+                continue
+            self._campaigns.set_status_sync(campaign.id, now)
+        return {"written": written, "failed": failed}
 
     def sync_statuses(self, campaign_id: str) -> int:
         """Write every sheet contact's status (a full reconciliation)."""

@@ -9,7 +9,7 @@ import pytest
 from chalicelib import clock
 from chalicelib.container import get_container
 from chalicelib.ids import new_id
-from chalicelib.models.campaign import Campaign, CampaignContact, CampaignStatus, SheetIntegration
+from chalicelib.models.campaign import Campaign, CampaignContact, CampaignStatus, ContactStatus, SheetIntegration
 from chalicelib.providers.sheets import SheetsError
 from chalicelib.services.imports import ImportRow
 from scripts.devstack.fake_sheets import FakeSheets
@@ -323,6 +323,35 @@ def test_a_sheet_is_imported_like_a_csv_and_statuses_are_written_back(client, db
     response = client.http.post(f"/campaigns/{campaign}/sheet/sync")
     assert body(response) == {"written": 2}
     assert sheets.rows("sheet-1", "Patients 2026")[3][3] == "pending"
+
+
+def test_the_scheduled_write_back_writes_what_changed_since_the_last_run(client, db, sheets, make_campaign,
+                                                                          frozen_clock):
+    sheets.put("sheet-2", {"Patients 2026": [list(r) for r in SHEET]})
+    campaign = sheet_campaign(make_campaign, "sheet-2")
+    client.http.post(f"/campaigns/{campaign}/sheet/import")
+    container = get_container()
+    container.campaigns.transition(campaign, to=CampaignStatus.ACTIVE, allowed_from=[CampaignStatus.DRAFT],
+                                   now=clock.now())
+    sync = container.sheet_sync
+    frozen_clock.advance(minutes=1)
+    assert sync.write_recent_statuses() == {"written": 2, "failed": 0}
+    frozen_clock.advance(minutes=1)
+    assert sync.write_recent_statuses() == {"written": 0, "failed": 0}
+
+    bob = db.campaign_contacts.find_one({"campaignId": campaign, "phone": "+14155552672"})
+    container.campaign_contacts.move(bob["_id"], to=ContactStatus.CALLING, allowed_from=[ContactStatus.PENDING],
+                                     now=clock.now())
+    assert sync.write_recent_statuses() == {"written": 1, "failed": 0}
+    assert sheets.rows("sheet-2", "Patients 2026")[4][3] == "calling"
+
+    sheets.put("sheet-2", {})                        # the sheet is gone: reported, tried again next time
+    frozen_clock.advance(minutes=1)
+    container.campaign_contacts.move(bob["_id"], to=ContactStatus.COMPLETED, allowed_from=[ContactStatus.CALLING],
+                                     now=clock.now())
+    assert sync.write_recent_statuses()["failed"] == 1
+    sheets.put("sheet-2", {"Patients 2026": [list(r) for r in SHEET]})
+    assert sync.write_recent_statuses() == {"written": 1, "failed": 0}
 
 
 def test_sheet_problems_are_reported(client, sheets, make_campaign):
