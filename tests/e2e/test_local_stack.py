@@ -216,6 +216,47 @@ def test_a_batch_runs_to_completion(stack, http, agent):
     assert batch["skipped"] == [{"index": 1, "to": "+14155552675", "reason": "do_not_call"}]
 
 
+def test_a_campaign_runs_to_completion_with_mixed_outcomes_and_a_retry(stack, http, agent):
+    """Imported contacts, the runner on its schedule, the dial queue, the
+    simulated carrier's callbacks, a busy contact retried once, and the
+    campaign completing with its stats."""
+    api, _, _ = stack
+    numbers = {"+14155552676": "completed", "+14155550002": "busy", "+14155550001": "invalid",
+               "+14155550004": "machine"}
+    for phone in numbers:   # contacts reachable around the clock, so the test runs at any hour
+        http.post(f"{api}/contacts", json={"phone": phone, "details": {
+            "preferredCallTime": {"start": "00:00", "end": "00:00"}}}, timeout=5)
+    campaign = http.post(f"{api}/campaigns", timeout=5, json={
+        "name": "e2e", "agentId": agent["id"], "config": {
+            "maxConcurrentCalls": 2,
+            "retryConfig": {"maxAttempts": 2, "delayBetweenAttempts": 0.1, "retryStatuses": ["busy"]},
+            "scheduleConfig": {"timeZone": "UTC", "allowedHours": {"start": "00:00", "end": "00:00"},
+                               "allowedDays": [0, 1, 2, 3, 4, 5, 6]}}}).json()
+    csv = "phone,first name\n" + "\n".join(f"{phone},P{n}" for n, phone in enumerate(numbers)) + "\n"
+    report = http.post(f"{api}/campaigns/{campaign['id']}/contacts/import", data=csv.encode(),
+                       headers={"content-type": "text/csv"}, timeout=10).json()
+    assert report["added"] == 4, report
+    assert http.post(f"{api}/campaigns/{campaign['id']}/start", timeout=5).json()["status"] == "active"
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        current = http.get(f"{api}/campaigns/{campaign['id']}", timeout=5).json()
+        if current["status"] == "completed":
+            break
+        time.sleep(0.5)
+    assert current["status"] == "completed", current
+    rows = {r["phone"]: r for r in http.get(f"{api}/campaigns/{campaign['id']}/contacts", timeout=5).json()["items"]}
+    assert {phone: (r["status"], r["attempts"]) for phone, r in rows.items()} == {
+        "+14155552676": ("completed", 1), "+14155550002": ("failed", 2), "+14155550001": ("failed", 1),
+        "+14155550004": ("failed", 1)}
+    assert [c["failureReason"] for c in rows["+14155550002"]["callResults"]] == ["busy", "busy"]
+    assert rows["+14155550004"]["callResults"][0]["failureReason"] == "voicemail"
+    stats = current["stats"]
+    assert (stats["contactsCompleted"], stats["contactsFailed"], stats["successRate"]) == (1, 3, 25.0)
+    call = http.get(f"{api}/calls/{rows['+14155552676']['callResults'][0]['callId']}", timeout=5).json()
+    assert call["campaignId"] == campaign["id"] and call["dynamicVariables"] == {"first_name": "P0"}
+
+
 def test_the_api_refuses_requests_without_the_key(stack):
     api, _, _ = stack
     response = requests.get(f"{api}/calls", timeout=5)
