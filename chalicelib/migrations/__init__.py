@@ -12,9 +12,11 @@ from datetime import datetime
 from pymongo.database import Database
 
 from .. import clock
-from . import m0001_initial, m0002_scheduling, m0003_api_keys, m0004_dnc, m0005_contacts
+from . import (m0001_initial, m0002_scheduling, m0003_api_keys, m0004_dnc, m0005_contacts,
+               m0009_analytics_governance)
 
-MIGRATIONS = [m0001_initial, m0002_scheduling, m0003_api_keys, m0004_dnc, m0005_contacts]
+MIGRATIONS = [m0001_initial, m0002_scheduling, m0003_api_keys, m0004_dnc, m0005_contacts,
+              m0009_analytics_governance]
 
 
 @dataclass(frozen=True)

@@ -17,3 +17,20 @@ def create_collections(db: Database, spec: dict[str, list[IndexModel]]) -> None:
 def drop_collections(db: Database, spec: dict[str, list[IndexModel]]) -> None:
     for name in spec:
         db.drop_collection(name)
+
+
+def ensure_indexes(db: Database, collection: str, indexes: list[IndexModel]) -> None:
+    """Create the indexes whose key no existing index has already (another
+    migration may have made the same index under another name)."""
+    existing = {tuple(spec["key"]) for spec in db[collection].index_information().values()}
+    missing = [index for index in indexes if tuple(index.document["key"].items()) not in existing]
+    if missing:
+        db[collection].create_indexes(missing)
+
+
+def drop_indexes(db: Database, collection: str, indexes: list[IndexModel]) -> None:
+    """Drop the named indexes that exist (names a migration did not create are left alone)."""
+    names = set(db[collection].index_information())
+    for index in indexes:
+        if index.document["name"] in names:
+            db[collection].drop_index(index.document["name"])

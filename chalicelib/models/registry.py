@@ -1,0 +1,29 @@
+"""Which pydantic model describes the documents of each collection.
+
+Migrations derive each collection's MongoDB `$jsonSchema` validator from this
+table (chalicelib/migrations/validators.py). A new collection adds one line.
+"""
+from __future__ import annotations
+
+from .agent import Agent
+from .analytics import AnalyticsDocument, RollupState
+from .api_key import ApiKey
+from .base import Stored
+from .call import Call, CallEvent
+from .contact import Contact
+from .dnc import DncEntry
+from .retry import RetryAttempt
+from .schedule import ScheduledCall
+
+COLLECTION_MODELS: dict[str, type[Stored]] = {
+    "agents": Agent,
+    "calls": Call,
+    "call_events": CallEvent,
+    "scheduled_calls": ScheduledCall,
+    "retry_attempts": RetryAttempt,
+    "api_keys": ApiKey,
+    "contacts": Contact,
+    "dnc": DncEntry,
+    "analytics": AnalyticsDocument,
+    "rollup_state": RollupState,
+}
