@@ -15,6 +15,7 @@ from .http import api_errors, json_response, query, query_datetime
 bp = Blueprint(__name__)
 
 PERIOD_TYPES = ("daily", "weekly", "monthly")
+DEFAULT_STATS_RANGE = timedelta(days=30)
 DEFAULT_RANGE = {"daily": timedelta(days=31), "weekly": timedelta(weeks=13), "monthly": timedelta(days=366)}
 
 
@@ -25,10 +26,15 @@ def call_stats():
     direction = params.get("direction")
     if direction is not None and direction not in ("inbound", "outbound"):
         raise ValidationFailed("must be one of inbound, outbound", field="direction")
-    where = StatsFilter(created_from=query_datetime(params, "from"), created_to=query_datetime(params, "to"),
-                        agent_id=params.get("agentId") or None, campaign_id=params.get("campaignId") or None,
-                        batch_id=params.get("batchId") or None, direction=direction)
-    _check_range(where.created_from, where.created_to)
+    created_to = query_datetime(params, "to")
+    created_from = query_datetime(params, "from")
+    campaign_id, batch_id = params.get("campaignId") or None, params.get("batchId") or None
+    if created_from is None and not (campaign_id or batch_id):
+        # All-time statistics would read every call ever made: the default is the last 30 days.
+        created_from = (created_to or clock.now()) - DEFAULT_STATS_RANGE
+    _check_range(created_from, created_to)
+    where = StatsFilter(created_from=created_from, created_to=created_to, agent_id=params.get("agentId") or None,
+                        campaign_id=campaign_id, batch_id=batch_id, direction=direction)
     return json_response(get_container().call_stats.compute(where))
 
 

@@ -99,7 +99,8 @@ ANALYTICS = {"type": "object", "required": ["type", "items"], "properties": {
         "id": ID, "type": {"type": "string"}, "date": DATE_TIME, "periodEnd": DATE_TIME,
         "timezone": {"type": "string"}, "campaigns": {"type": "object"},
         "conversationAnalysis": {"type": "object"}}}]}}}}
-STATS_FILTERS = (Param("from", DATE_TIME, "calls created at or after"), Param("to", DATE_TIME, "calls created before"),
+STATS_FILTERS = (Param("from", DATE_TIME, "calls created at or after (default: 30 days before 'to', unless "
+                                         "campaignId or batchId is given)"), Param("to", DATE_TIME, "calls created before"),
                  Param("agentId", ID), Param("campaignId", ID), Param("batchId", ID),
                  Param("direction", {"enum": ["inbound", "outbound"]}))
 

@@ -188,3 +188,32 @@ def test_array_membership_on_an_indexed_array_field(db):
     db.c.insert_many([{"_id": "a", "tags": ["vip", "east"]}, {"_id": "b", "tags": ["new"]}])
     # Repositories ask with $in: plain equality on an indexed array misses on nx-27017.
     assert [d["_id"] for d in db.c.find({"tags": {"$in": ["vip"]}})] == ["a"]
+
+
+def test_aggregate_match_on_a_date_range(db):
+    """The embedded server's fast path returns nothing for a bare date range in
+    an aggregation `$match`; spelled as `$and` of clauses (what the repositories
+    do) it matches on both servers."""
+    t = now()
+    db.agg.insert_many([{"_id": f"a{i}", "at": t + timedelta(minutes=i), "s": "x" if i % 2 else "y"} for i in range(6)])
+    window = {"at": {"$gte": t + timedelta(minutes=1), "$lt": t + timedelta(minutes=5)}}
+    rows = db.agg.aggregate([{"$match": {"$and": [window]}}, {"$group": {"_id": "$s", "n": {"$sum": 1}}}])
+    assert {r["_id"]: r["n"] for r in rows} == {"x": 2, "y": 2}
+
+
+def test_group_key_concat_ifnull_and_minutes(db):
+    """One string group key (`$concat` + `$ifNull`: the embedded server ignores a
+    document `_id`), sums of absent fields, and minutes by `$dateToString` in UTC."""
+    t = now().replace(hour=10, minute=7, second=30)
+    db.agg.insert_many([{"_id": "a", "s": "completed", "o": "connected", "d": 30, "at": t},
+                        {"_id": "b", "s": "completed", "d": 10, "at": t},
+                        {"_id": "c", "s": "failed", "o": "busy", "at": t + timedelta(minutes=1)}])
+    rows = db.agg.aggregate([{"$match": {"$and": [{}]}}, {"$group": {
+        "_id": {"$concat": [{"$ifNull": ["$s", ""]}, "|", {"$ifNull": ["$o", ""]}]},
+        "n": {"$sum": 1}, "d": {"$sum": {"$ifNull": ["$d", 0]}},
+        "withD": {"$sum": {"$cond": [{"$ifNull": ["$d", False]}, 1, 0]}}}}])
+    assert {r["_id"]: (r["n"], r["d"], r["withD"]) for r in rows} == {
+        "completed|connected": (1, 30, 1), "completed|": (1, 10, 1), "failed|busy": (1, 0, 0)}
+    minutes = db.agg.aggregate([{"$group": {"_id": {"$dateToString": {"format": "%Y-%m-%dT%H:%M", "date": "$at"}},
+                                            "n": {"$sum": 1}}}])
+    assert {r["_id"][11:]: r["n"] for r in minutes} == {"10:07": 2, "10:08": 1}
