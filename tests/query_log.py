@@ -58,6 +58,8 @@ def queries_in(command: dict[str, Any]) -> list[tuple[dict, list[str]]]:
     """(filter, sort fields) of each query a command carries."""
     name = next(iter(command))
     if name == "find":
+        if not command.get("filter") and not command.get("sort") and command.get("limit") == 1:
+            return []       # a peek at any one document (is the collection empty?)
         return [(command.get("filter") or {}, list(command.get("sort") or {}))]
     if name == "aggregate":
         pipeline = command.get("pipeline") or [{}]

@@ -35,7 +35,8 @@ def call_stats():
     _check_range(created_from, created_to)
     where = StatsFilter(created_from=created_from, created_to=created_to, agent_id=params.get("agentId") or None,
                         campaign_id=campaign_id, batch_id=batch_id, direction=direction)
-    return json_response(get_container().call_stats.compute(where))
+    zone = _zone(params.get("timezone"))
+    return json_response(get_container().call_stats.compute(where, hours_in=zone))
 
 
 @bp.route("/analytics", methods=["GET"])

@@ -102,7 +102,8 @@ ANALYTICS = {"type": "object", "required": ["type", "items"], "properties": {
 STATS_FILTERS = (Param("from", DATE_TIME, "calls created at or after (default: 30 days before 'to', unless "
                                          "campaignId or batchId is given)"), Param("to", DATE_TIME, "calls created before"),
                  Param("agentId", ID), Param("campaignId", ID), Param("batchId", ID),
-                 Param("direction", {"enum": ["inbound", "outbound"]}))
+                 Param("direction", {"enum": ["inbound", "outbound"]}),
+                 Param("timezone", {"type": "string"}, "IANA zone for callVolume.byHour (default UTC)"))
 
 
 def path_id(name: str) -> Param:

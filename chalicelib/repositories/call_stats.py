@@ -61,32 +61,45 @@ class OutcomeGroup:
     failure_reason: str
     direction: str
     price_currency: str
+    campaign_id: str
     calls: int
     duration_total: int
     duration_count: int
     price_total: float
+    day: str = ""          # 'YYYY-MM-DD' (UTC) when grouped by day
 
 
-def _key(*fields: str) -> dict[str, Any]:
-    parts: list[Any] = []
-    for field in fields:
-        if parts:
-            parts.append(SEP)
-        parts.append({"$ifNull": [f"${field}", ""]})
-    return {"$concat": parts}
+DAY = {"$dateToString": {"format": "%Y-%m-%d", "date": "$createdAt"}}
+MINUTE = {"$dateToString": {"format": "%Y-%m-%dT%H:%M", "date": "$createdAt"}}
+
+
+def _key(*parts: Any) -> dict[str, Any]:
+    """One string group key: field names ('status') or expressions, joined by SEP."""
+    joined: list[Any] = []
+    for part in parts:
+        if joined:
+            joined.append(SEP)
+        joined.append({"$ifNull": [f"${part}", ""]} if isinstance(part, str) else part)
+    return {"$concat": joined}
 
 
 class CallStatsRepository:
+    """Each method is one pass over the calls `where` selects, however many
+    days it covers (grouping by day is part of the key), because a pass costs
+    the same for one day or many on the embedded server (it scans)."""
+
     def __init__(self, db: Database):
         self._db = db
         self._calls = db["calls"]
 
-    def outcome_groups(self, where: StatsFilter) -> list[OutcomeGroup]:
-        """Calls counted by status × line outcome × failure reason × direction × currency."""
+    def outcome_groups(self, where: StatsFilter, *, by_day: bool = False) -> list[OutcomeGroup]:
+        """Calls counted by status × line outcome × failure reason × direction
+        × currency × campaign (× UTC day)."""
+        dimensions = (*OUTCOME_DIMENSIONS, "campaignId")
         rows = self._calls.aggregate([
             {"$match": where.to_match()},
             {"$group": {
-                "_id": _key(*OUTCOME_DIMENSIONS),
+                "_id": _key(*dimensions, DAY) if by_day else _key(*dimensions),
                 "calls": {"$sum": 1},
                 "durationTotal": {"$sum": {"$ifNull": ["$duration", 0]}},
                 "durationCount": {"$sum": {"$cond": [{"$ifNull": ["$duration", False]}, 1, 0]}},
@@ -95,49 +108,42 @@ class CallStatsRepository:
         ])
         groups = []
         for row in rows:
-            status, outbound, failure, direction, currency = row["_id"].split(SEP)
-            groups.append(OutcomeGroup(status, outbound, failure, direction, currency, row["calls"],
+            parts = row["_id"].split(SEP)
+            day = parts.pop() if by_day else ""
+            status, outbound, failure, direction, currency, campaign_id = parts
+            groups.append(OutcomeGroup(status, outbound, failure, direction, currency, campaign_id, row["calls"],
                                        int(row["durationTotal"] or 0), int(row["durationCount"] or 0),
-                                       float(row["priceTotal"] or 0)))
+                                       float(row["priceTotal"] or 0), day))
         return groups
 
-    def retry_chains(self, where: StatsFilter) -> tuple[int, int]:
-        """(chains retried, chains a retry completed) among the retry calls in `where`."""
+    def retry_chains(self, where: StatsFilter, *, by_day: bool = False) -> dict[str, tuple[int, int]]:
+        """(chains retried, chains a retry completed) among the retry calls in
+        `where`, per UTC day ('' when not by day)."""
         rows = self._calls.aggregate([
             {"$match": where.to_match({"retryOf": {"$exists": True}})},
-            {"$group": {"_id": "$retryOf",
+            {"$group": {"_id": _key(DAY, "retryOf") if by_day else _key("retryOf"),
                         "completed": {"$max": {"$cond": [{"$eq": ["$status", "completed"]}, 1, 0]}}}},
         ])
-        retried = succeeded = 0
+        result: dict[str, tuple[int, int]] = {}
         for row in rows:
-            retried += 1
-            succeeded += 1 if row["completed"] else 0
-        return retried, succeeded
+            day = row["_id"].split(SEP)[0] if by_day else ""
+            retried, succeeded = result.get(day, (0, 0))
+            result[day] = (retried + 1, succeeded + (1 if row["completed"] else 0))
+        return result
 
     def per_minute(self, where: StatsFilter) -> dict[str, int]:
         """Calls per UTC minute ('YYYY-MM-DDTHH:MM' → count)."""
         rows = self._calls.aggregate([
             {"$match": where.to_match()},
-            {"$group": {"_id": {"$dateToString": {"format": "%Y-%m-%dT%H:%M", "date": "$createdAt"}},
-                        "calls": {"$sum": 1}}},
+            {"$group": {"_id": _key(MINUTE), "calls": {"$sum": 1}}},
         ])
         return {row["_id"]: row["calls"] for row in rows}
 
-    def per_campaign(self, where: StatsFilter) -> dict[str, dict[str, int]]:
-        """campaignId → {status: calls} for the campaign calls in `where`."""
-        rows = self._calls.aggregate([
-            {"$match": where.to_match({"campaignId": {"$exists": True}})},
-            {"$group": {"_id": _key("campaignId", "status"), "calls": {"$sum": 1}}},
-        ])
-        result: dict[str, dict[str, int]] = {}
-        for row in rows:
-            campaign_id, status = row["_id"].split(SEP)
-            result.setdefault(campaign_id, {})[status] = row["calls"]
+    def call_ids_by_day(self, where: StatsFilter) -> dict[str, list[str]]:
+        result: dict[str, list[str]] = {}
+        for doc in self._calls.find(where.to_match(), {"_id": 1, "createdAt": 1}):
+            result.setdefault(doc["createdAt"].strftime("%Y-%m-%d"), []).append(doc["_id"])
         return result
-
-    def call_ids(self, where: StatsFilter) -> Iterator[str]:
-        for doc in self._calls.find(where.to_match(), {"_id": 1}):
-            yield doc["_id"]
 
     def call_days_updated_since(self, since: datetime) -> set[str]:
         """UTC days ('YYYY-MM-DD') of calls changed since `since`: the days a roll-up must redo."""
@@ -148,6 +154,9 @@ class CallStatsRepository:
         return {row["_id"] for row in rows if row["_id"]}
 
     # -- collections other features own; absent collections read as empty
+
+    def has_transcripts(self) -> bool:
+        return self._db["transcripts"].find_one({}, {"_id": 1}) is not None
 
     def transcript_analyses(self, call_ids: list[str]) -> Iterator[dict[str, Any]]:
         """The `analysis` of each transcript of these calls (seed 002 shape)."""

@@ -18,6 +18,7 @@ Rates are null when their denominator is 0.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 from ..repositories.call_stats import CallStatsRepository, OutcomeGroup, StatsFilter
@@ -133,8 +134,20 @@ class CallStatsService:
     def __init__(self, stats: CallStatsRepository):
         self._stats = stats
 
-    def compute(self, where: StatsFilter) -> dict[str, Any]:
+    def compute(self, where: StatsFilter, *, hours_in: tzinfo | None = None) -> dict[str, Any]:
         """Statistics of the calls `where` selects (any of: created range, agent,
-        campaign, batch, direction)."""
-        retried, succeeded = self._stats.retry_chains(where)
-        return summarize(self._stats.outcome_groups(where), retried, succeeded)
+        campaign, batch, direction); with `hours_in`, also calls by hour of day
+        in that zone (callVolume.byHour)."""
+        retried, succeeded = self._stats.retry_chains(where).get("", (0, 0))
+        stats = summarize(self._stats.outcome_groups(where), retried, succeeded)
+        if hours_in is not None:
+            stats["callVolume"]["byHour"] = hours_of_minutes(self._stats.per_minute(where), hours_in)
+        return stats
+
+
+def hours_of_minutes(per_minute: dict[str, int], zone: tzinfo) -> list[int]:
+    """Calls per local hour of `zone` from calls per UTC minute (exact for any offset, DST included)."""
+    hours = [0] * 24
+    for minute, calls in per_minute.items():
+        hours[datetime.fromisoformat(minute).replace(tzinfo=timezone.utc).astimezone(zone).hour] += calls
+    return hours

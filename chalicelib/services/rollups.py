@@ -153,6 +153,17 @@ def merge_campaigns(many: list[dict[str, Any]]) -> dict[str, Any]:
     return campaign_metrics(per_campaign, names, sum(c["completed"] for c in many))
 
 
+def contiguous_runs(days: list[date]) -> list[tuple[date, date]]:
+    """[first, last] ranges of consecutive days, from sorted distinct days."""
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and day == runs[-1][1] + timedelta(days=1):
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
 class RollupService:
     def __init__(self, stats: CallStatsRepository, analytics: AnalyticsRepository):
         self._stats = stats
@@ -160,20 +171,43 @@ class RollupService:
 
     # -- days
 
-    def roll_day(self, day: date) -> AnalyticsDocument:
-        start, end = day_start(day), day_start(day + timedelta(days=1))
+    def roll_range(self, first: date, last: date) -> list[AnalyticsDocument]:
+        """The daily documents of [first, last], from a fixed number of passes
+        over the calls of the range (each groups by day)."""
+        start, end = day_start(first), day_start(last + timedelta(days=1))
         where = StatsFilter(created_from=start, created_to=end)
-        retried, succeeded = self._stats.retry_chains(where)
-        stats = summarize(self._stats.outcome_groups(where), retried, succeeded)
-        slots = quarter_hours(self._stats.per_minute(where), start)
-        stats["callVolume"]["byQuarterHour"] = slots
-        stats["callVolume"]["byHour"] = local_hours(slots, start, timezone.utc)
-        per_campaign = self._stats.per_campaign(where)
-        campaigns = campaign_metrics(per_campaign, self._stats.campaign_names(sorted(per_campaign)),
-                                     self._stats.campaigns_completed_between(start, end))
-        call_ids = list(self._stats.call_ids(where))
-        conversation = conversation_analysis(self._stats.transcript_analyses(call_ids))
-        return self._save("daily", start, end, stats, campaigns, conversation)
+        groups: dict[str, list] = {}
+        for group in self._stats.outcome_groups(where, by_day=True):
+            groups.setdefault(group.day, []).append(group)
+        retries = self._stats.retry_chains(where, by_day=True)
+        minutes: dict[str, dict[str, int]] = {}
+        for minute, calls in self._stats.per_minute(where).items():
+            minutes.setdefault(minute[:10], {})[minute] = calls
+        call_ids = self._stats.call_ids_by_day(where) if self._stats.has_transcripts() else {}
+        campaign_ids = sorted({g.campaign_id for gs in groups.values() for g in gs if g.campaign_id})
+        names = self._stats.campaign_names(campaign_ids) if campaign_ids else {}
+        docs = []
+        for n in range((last - first).days + 1):
+            day = first + timedelta(days=n)
+            key, day_begin = day.isoformat(), day_start(day)
+            day_groups = groups.get(key, [])
+            stats = summarize(day_groups, *retries.get(key, (0, 0)))
+            slots = quarter_hours(minutes.get(key, {}), day_begin)
+            stats["callVolume"]["byQuarterHour"] = slots
+            stats["callVolume"]["byHour"] = local_hours(slots, day_begin, timezone.utc)
+            per_campaign: dict[str, dict[str, int]] = {}
+            for g in day_groups:
+                if g.campaign_id:
+                    by_status = per_campaign.setdefault(g.campaign_id, {})
+                    by_status[g.status] = by_status.get(g.status, 0) + g.calls
+            campaigns = campaign_metrics(per_campaign, names, self._stats.campaigns_completed_between(
+                day_begin, day_begin + timedelta(days=1)))
+            conversation = conversation_analysis(self._stats.transcript_analyses(call_ids.get(key, [])))
+            docs.append(self._save("daily", day_begin, day_begin + timedelta(days=1), stats, campaigns, conversation))
+        return docs
+
+    def roll_day(self, day: date) -> AnalyticsDocument:
+        return self.roll_range(day, day)[0]
 
     # -- weeks and months, from their days
 
@@ -196,8 +230,8 @@ class RollupService:
 
     def roll_days(self, days: Iterable[date]) -> None:
         days = sorted(set(days))
-        for day in days:
-            self.roll_day(day)
+        for first, last in contiguous_runs(days):
+            self.roll_range(first, last)
         for week in sorted({week_of(d) for d in days}):
             self.roll_period("weekly", week)
         for month in sorted({month_of(d) for d in days}):

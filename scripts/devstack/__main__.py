@@ -3,7 +3,8 @@
 Starts, with no account and no internet:
   - MongoDB: the embedded nx-27017 server, data kept in .local/mongo
     (skipped when MONGODB_URI is set);
-  - SQS: moto in server mode, with the dial queue and its dead-letter queue
+  - SQS and S3: moto in server mode, with the dial queue and its dead-letter queue,
+    and the archive bucket (ARCHIVE_BUCKET, default outdial-archive-local)
     (skipped when AWS_ENDPOINT_URL_SQS is set or OUTDIAL_REAL_AWS=1);
   - the carrier simulator (skipped when TELEPHONY_PROVIDER=twilio);
   - the API under `chalice local`;
@@ -99,6 +100,21 @@ def create_queues(env: dict[str, str]) -> None:
     })
 
 
+LOCAL_ARCHIVE_BUCKET = "outdial-archive-local"
+
+
+def create_bucket(env: dict[str, str]) -> None:
+    """The retention archive's bucket (scripts/archive.py, the archive_old_data schedule)."""
+    import boto3
+
+    s3 = boto3.client("s3", region_name=env["AWS_DEFAULT_REGION"], endpoint_url=env.get("AWS_ENDPOINT_URL_S3"),
+                      aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
+                      aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"))
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if env["ARCHIVE_BUCKET"] not in existing:
+        s3.create_bucket(Bucket=env["ARCHIVE_BUCKET"])
+
+
 def migrate(env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "scripts/migrate.py", "up"], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)
@@ -125,10 +141,14 @@ def start(args, stack: Stack) -> None:
     if not env.get("AWS_ENDPOINT_URL_SQS") and env.get("OUTDIAL_REAL_AWS") != "1":
         port = pick(9324)
         stack.spawn("sqs", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], env)
-        env.update({"AWS_ENDPOINT_URL_SQS": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "local",
+        # The same moto server is the archive's S3.
+        env.update({"AWS_ENDPOINT_URL_SQS": f"http://127.0.0.1:{port}", "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}",
+                    "AWS_ACCESS_KEY_ID": "local",
                     "AWS_SECRET_ACCESS_KEY": "local"})
         wait_http(f"http://127.0.0.1:{port}/moto-api/")
-        stack.say(f"  SQS (moto server)            {env['AWS_ENDPOINT_URL_SQS']}")
+        stack.say(f"  SQS + S3 (moto server)       {env['AWS_ENDPOINT_URL_SQS']}")
+        env.setdefault("ARCHIVE_BUCKET", LOCAL_ARCHIVE_BUCKET)
+        create_bucket(env)
     create_queues(env)
 
     if env.get("TELEPHONY_PROVIDER", "simulated") == "simulated":

@@ -144,7 +144,7 @@ def test_call_stats_for_any_filter_match_a_python_computation(client, loaded):
     day = datetime(2026, 9, 10, tzinfo=timezone.utc)
     cases = [
         ("?from=2026-09-01T00:00:00Z", lambda c: True),
-        ("?agentId=agt_a&direction=outbound", lambda c: c.agent_id == "agt_a" and c.direction == "outbound"),
+        ("?agentId=agt_a&direction=outbound&from=2026-08-01T00:00:00Z", lambda c: c.agent_id == "agt_a" and c.direction == "outbound"),
         ("?campaignId=cmp_1", lambda c: c.campaign_id == "cmp_1"),
         ("?batchId=bat_1&from=2026-09-10T00:00:00Z&to=2026-09-17T00:00:00Z",
          lambda c: c.batch_id == "bat_1" and day <= c.created_at < day + timedelta(days=7)),
@@ -158,6 +158,7 @@ def test_call_stats_for_any_filter_match_a_python_computation(client, loaded):
         assert_stats_match(stats, want)
         assert stats["retries"]["chains"] == want["retryChains"]
         assert stats["retries"]["succeeded"] == want["retrySucceeded"]
+        assert stats["callVolume"]["byHour"] == want["byHour"]
 
 
 def test_the_month_rolled_up_matches_a_python_computation(client, loaded):
@@ -250,6 +251,8 @@ def test_calls_by_hour_in_the_requested_zone(client, db, zone, instants, hours):
     [daily] = body(response)["items"]
     assert daily["timezone"] == zone
     assert {h: n for h, n in enumerate(daily["callVolume"]["byHour"]) if n} == hours
+    live = body(client.http.get(f"/calls/stats?from={first}T00:00:00Z&timezone={zone}"))
+    assert {h: n for h, n in enumerate(live["callVolume"]["byHour"]) if n} == hours
 
 
 @pytest.mark.parametrize("query, field", [
@@ -263,8 +266,12 @@ def test_bad_analytics_queries_are_422(client, query, field):
     assert body(response)["error"]["field"] == field
 
 
-def test_empty_periods_and_missing_collections(client):
-    stats = body(client.http.get("/calls/stats"))
+def test_empty_periods_and_missing_collections(client, db):
+    old = clock.now() - timedelta(days=31)
+    db["calls"].insert_one(Call(id="call_old", created_at=old, updated_at=old, to="+14155552671",
+                                agent_id="agt_a").to_mongo())
+    stats = body(client.http.get("/calls/stats"))          # the last 30 days by default
     assert stats["callVolume"]["total"] == 0 and stats["outcomes"]["answerRate"] is None
+    assert body(client.http.get("/calls/stats?from=2000-01-01T00:00:00Z"))["callVolume"]["total"] == 1
     doc = get_container().rollups.roll_day(date(2026, 9, 1))
     assert doc.conversation_analysis["transcripts"] == 0 and doc.campaigns["byId"] == []
