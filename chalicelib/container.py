@@ -193,7 +193,7 @@ class Container:
 
     @cached_property
     def rollups(self) -> RollupService:
-        return RollupService(self.call_stats_repository, self.analytics)
+        return RollupService(self.call_stats_repository, self.analytics, retention_days=self.settings.retention_days)
 
     @cached_property
     def analytics_service(self) -> AnalyticsService:

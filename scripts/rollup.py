@@ -2,7 +2,9 @@
 
 Rolls every UTC day in the range (default: up to today) from the calls, then
 the weeks and months those days belong to. Idempotent: rebuilding a range
-gives the same documents. Needs MONGODB_URI (and MONGODB_DB).
+gives the same documents. Days older than RETENTION_DAYS are skipped: their
+calls may be archived, and their documents are kept as they are. Needs
+MONGODB_URI (and MONGODB_DB).
 """
 from __future__ import annotations
 
@@ -19,11 +21,12 @@ from chalicelib.db import get_database  # noqa: E402
 from chalicelib.repositories.analytics import AnalyticsRepository  # noqa: E402
 from chalicelib.repositories.call_stats import CallStatsRepository  # noqa: E402
 from chalicelib.services.rollups import RollupService  # noqa: E402
-from chalicelib.settings import ConfigurationError  # noqa: E402
+from chalicelib.settings import ConfigurationError, get_settings  # noqa: E402
 
 
 def rollup_service(db) -> RollupService:
-    return RollupService(CallStatsRepository(db), AnalyticsRepository(db))
+    return RollupService(CallStatsRepository(db), AnalyticsRepository(db),
+                         retention_days=get_settings().retention_days)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(exc, file=sys.stderr)
         return 2
-    print(f"rolled {len(days)} day(s) {args.first}..{last} and their weeks and months "
+    print(f"rolled {len(days)} day(s) of {args.first}..{last} and their weeks and months "
           f"in {time.perf_counter() - started:.1f}s")
     return 0
 

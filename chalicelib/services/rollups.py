@@ -165,9 +165,16 @@ def contiguous_runs(days: list[date]) -> list[tuple[date, date]]:
 
 
 class RollupService:
-    def __init__(self, stats: CallStatsRepository, analytics: AnalyticsRepository):
+    def __init__(self, stats: CallStatsRepository, analytics: AnalyticsRepository, *,
+                 retention_days: int | None = None):
         self._stats = stats
         self._analytics = analytics
+        # Days whose calls may already be archived are never rolled again: their
+        # documents were made while the calls were here, and are kept forever.
+        self._retention = timedelta(days=retention_days) if retention_days else None
+
+    def oldest_rollable(self) -> date | None:
+        return (clock.now() - self._retention).date() if self._retention else None
 
     # -- days
 
@@ -223,13 +230,17 @@ class RollupService:
                           merge_conversation([d.conversation_analysis for d in days]))
 
     def rebuild(self, first: date, last: date) -> list[date]:
-        """Roll every day in [first, last], then the weeks and months they touch."""
+        """Roll every day in [first, last] (but days past retention), then the
+        weeks and months they touch. Returns the days rolled."""
+        oldest = self.oldest_rollable()
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        days = [d for d in days if oldest is None or d >= oldest]
         self.roll_days(days)
         return days
 
     def roll_days(self, days: Iterable[date]) -> None:
-        days = sorted(set(days))
+        oldest = self.oldest_rollable()
+        days = sorted(d for d in set(days) if oldest is None or d >= oldest)
         for first, last in contiguous_runs(days):
             self.roll_range(first, last)
         for week in sorted({week_of(d) for d in days}):
@@ -245,7 +256,8 @@ class RollupService:
         touched = self._stats.call_days_updated_since(since)
         touched |= self._stats.call_days(self._stats.transcript_call_ids_since(since))
         days = {started.date()} | {date.fromisoformat(d) for d in touched}
-        days = {d for d in days if d <= started.date()}
+        days = {d for d in days if d <= started.date() and (self.oldest_rollable() is None
+                                                            or d >= self.oldest_rollable())}
         self.roll_days(days)
         self._analytics.save_state(started, clock.now())
         return {"days": sorted(d.isoformat() for d in days)}

@@ -21,6 +21,16 @@ SENTIMENTS = ["positive", "neutral", "negative", "mixed"]
 KEYWORDS = ["price", "renewal", "callback", "upgrade", "cancel", "support"]
 
 
+
+@pytest.fixture(autouse=True)
+def keep_everything(app_env, monkeypatch):
+    """The generated data has fixed dates: keep them inside retention whenever the suite runs."""
+    from chalicelib.settings import reset_settings
+
+    monkeypatch.setenv("RETENTION_DAYS", "36500")
+    reset_settings()
+
+
 def generate_calls(n: int, seed: int = 7) -> list[Call]:
     rng = random.Random(seed)
     start = datetime.combine(MONTH, datetime.min.time(), tzinfo=timezone.utc)
@@ -275,3 +285,18 @@ def test_empty_periods_and_missing_collections(client, db):
     assert body(client.http.get("/calls/stats?from=2000-01-01T00:00:00Z"))["callVolume"]["total"] == 1
     doc = get_container().rollups.roll_day(date(2026, 9, 1))
     assert doc.conversation_analysis["transcripts"] == 0 and doc.campaigns["byId"] == []
+
+
+def test_days_past_retention_are_never_rolled_again(db, monkeypatch):
+    from chalicelib.settings import reset_settings
+    from chalicelib.container import set_container
+
+    rollups = get_container().rollups
+    old = (clock.now() - timedelta(days=200)).date()
+    rollups.rebuild(old, old)
+    before = db["analytics"].find_one({"_id": f"daily:{old}"})
+    monkeypatch.setenv("RETENTION_DAYS", "180")
+    reset_settings()
+    set_container(None)
+    assert get_container().rollups.rebuild(old, old) == []          # its calls may be archived by now
+    assert db["analytics"].find_one({"_id": f"daily:{old}"}) == before

@@ -21,6 +21,16 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+
+@pytest.fixture(autouse=True)
+def keep_everything(app_env, monkeypatch):
+    """The generated data has fixed dates: keep them inside retention whenever the suite runs."""
+    from chalicelib.settings import reset_settings
+
+    monkeypatch.setenv("RETENTION_DAYS", "36500")
+    reset_settings()
+
+
 def api_fetch(client):
     def fetch(path, params):
         response = client.http.get(f"{path}?{urlencode(params)}")
