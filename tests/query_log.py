@@ -20,6 +20,7 @@ from typing import Any
 from pymongo import monitoring
 
 APP_DIR = os.sep + "chalicelib" + os.sep
+CONFORMANCE = os.sep.join(("", "tests", "conformance", ""))
 READS = {"find", "aggregate", "count", "distinct", "findAndModify", "update", "delete"}
 # Tiny bookkeeping collections scanned whole on purpose.
 SCANNED_WHOLE = {"migrations"}
@@ -45,13 +46,19 @@ def _shape_of(value: Any) -> Any:
 
 
 def _app_frame() -> str | None:
+    """The innermost application frame issuing this query; None for queries of
+    tests themselves, migrations, and the conformance tests (which exercise
+    the server on scratch collections through the repositories' helpers)."""
+    found = None
     frame = sys._getframe(2)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if APP_DIR in filename and "migrations" not in filename:
-            return f"{filename.split(APP_DIR)[-1]}:{frame.f_lineno} {frame.f_code.co_name}"
+        if CONFORMANCE in filename:
+            return None
+        if found is None and APP_DIR in filename and "migrations" not in filename:
+            found = f"{filename.split(APP_DIR)[-1]}:{frame.f_lineno} {frame.f_code.co_name}"
         frame = frame.f_back
-    return None
+    return found
 
 
 def queries_in(command: dict[str, Any]) -> list[tuple[dict, list[str]]]:

@@ -3,6 +3,8 @@
 - `analytics` (seed 002: `{type, date}`) and `rollup_state`; the analytics
   documents are kept forever, so `down` drops their indexes, not the data;
 - `calls.updatedAt`, which tells the roll-up which days changed;
+- `api_keys.createdAt` and `scheduled_calls.nextRun`, which queries of earlier
+  features lacked (found by the index-coverage test);
 - the seed's TTL on `call_events.timestamp` (CALL_EVENTS_TTL_DAYS, 90);
 - the indexes the archive and the roll-up read other features' collections by
   (transcripts by call and age, recordings by age, campaigns by completion),
@@ -35,6 +37,12 @@ COLLECTIONS = {
     "rollup_state": [],
 }
 CALL_INDEXES = [IndexModel([("updatedAt", ASC)], name="calls_updatedAt")]
+# Found by tests/schema/test_index_coverage.py: listing API keys (newest first) and
+# scheduled calls by next run without a status filter scanned their collections.
+COVERAGE_INDEXES = {
+    "api_keys": [IndexModel([("createdAt", DESC)], name="api_keys_createdAt")],
+    "scheduled_calls": [IndexModel([("nextRun", ASC)], name="scheduled_calls_nextRun")],
+}
 # Collections other features own: created here only if they do not exist yet.
 SHARED_INDEXES = {
     "transcripts": [IndexModel([("callId", ASC)], name="transcripts_callId"),
@@ -53,6 +61,8 @@ def events_ttl() -> IndexModel:
 def up(db: Database) -> None:
     create_collections(db, COLLECTIONS)
     db["calls"].create_indexes(CALL_INDEXES)
+    for collection, indexes in COVERAGE_INDEXES.items():
+        db[collection].create_indexes(indexes)
     db["call_events"].create_indexes([events_ttl()])
     for collection, indexes in SHARED_INDEXES.items():
         ensure_indexes(db, collection, indexes)
@@ -65,5 +75,7 @@ def down(db: Database) -> None:
         drop_indexes(db, collection, indexes)
     drop_indexes(db, "call_events", [events_ttl()])
     drop_indexes(db, "calls", CALL_INDEXES)
+    for collection, indexes in COVERAGE_INDEXES.items():
+        drop_indexes(db, collection, indexes)
     for collection, indexes in COLLECTIONS.items():
         drop_indexes(db, collection, indexes)
