@@ -1,7 +1,11 @@
 """Which pydantic model describes the documents of each collection.
 
 Migrations derive each collection's MongoDB `$jsonSchema` validator from this
-table (chalicelib/migrations/validators.py). A new collection adds one line.
+table (chalicelib/migrations/validators.py). A new collection adds one line
+here. Migration 0009 applies the validators of every collection listed when it
+runs; a collection (or a model change) that comes after it on a database where
+0009 is already applied needs its own migration to call
+`validators.apply_validators(db, {"name": Model})` (and `remove_validators` in down).
 """
 from __future__ import annotations
 
