@@ -73,9 +73,19 @@ def down(db: Database) -> None:
     remove_validators(db, list(COLLECTION_MODELS))
     for collection, indexes in SHARED_INDEXES.items():
         drop_indexes(db, collection, indexes)
+        drop_if_unused(db, collection)
     drop_indexes(db, "call_events", [events_ttl()])
     drop_indexes(db, "calls", CALL_INDEXES)
     for collection, indexes in COVERAGE_INDEXES.items():
         drop_indexes(db, collection, indexes)
     for collection, indexes in COLLECTIONS.items():
         drop_indexes(db, collection, indexes)
+        drop_if_unused(db, collection)
+
+
+def drop_if_unused(db: Database, collection: str) -> None:
+    """Drop a collection `up` may have created, unless it holds documents or
+    another migration's indexes (analytics documents are never thrown away)."""
+    if collection in db.list_collection_names() and db[collection].find_one({}, {"_id": 1}) is None \
+            and len(db[collection].index_information()) <= 1:
+        db.drop_collection(collection)
