@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 import subprocess
-from datetime import date, timedelta
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
