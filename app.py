@@ -4,10 +4,10 @@ This module only builds the Chalice app: it registers the HTTP blueprints and
 wires the queue and schedule handlers to services. Everything heavy (pymongo
 connections, boto3, the Twilio SDK) loads on first use.
 """
-from chalice import Chalice, Rate
+from chalice import Chalice, Cron, Rate
 
-from chalicelib.api import (agents, batches, calls, campaign_imports, campaigns, contacts, dnc, health,
-                            scheduled_calls, webhooks)
+from chalicelib.api import (agents, analytics, batches, calls, campaign_imports, campaigns, contacts, dnc,
+                            health, scheduled_calls, webhooks)
 from chalicelib.api.auth import require_api_key
 from chalicelib.api.http import uniform_errors
 from chalicelib import logs
@@ -19,8 +19,8 @@ app = Chalice(app_name="outdial")
 logs.configure()
 app.register_middleware(uniform_errors, "http")
 app.register_middleware(require_api_key, "http")
-for blueprint in (health.bp, agents.bp, calls.bp, batches.bp, scheduled_calls.bp, contacts.bp, dnc.bp, campaigns.bp,
-                  campaign_imports.bp, webhooks.bp):
+for blueprint in (health.bp, agents.bp, analytics.bp, calls.bp, batches.bp, scheduled_calls.bp, contacts.bp, dnc.bp,
+                  campaigns.bp, campaign_imports.bp, webhooks.bp):
     app.register_blueprint(blueprint)
 
 
@@ -57,3 +57,13 @@ def sync_campaign_sheets(event):
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="send_callbacks")
 def send_callbacks(event):
     return get_container().callback_service.deliver_due()
+
+
+@app.schedule(Rate(15, unit=Rate.MINUTES), name="roll_up_analytics")
+def roll_up_analytics(event):
+    return get_container().rollups.run_scheduled()
+
+
+@app.schedule(Cron(30, 3, "*", "*", "?", "*"), name="archive_old_data")
+def archive_old_data(event):
+    return get_container().archive_service.run()

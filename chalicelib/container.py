@@ -17,10 +17,16 @@ from .repositories.batches import BatchRepository
 from .repositories.pacing import ConcurrencySlotRepository, RateLimitRepository
 from .repositories.call_events import CallEventRepository
 from .repositories.calls import CallRepository
+from .repositories.analytics import AnalyticsRepository
+from .repositories.archive import ArchiveRepository
+from .repositories.call_stats import CallStatsRepository
 from .repositories.idempotency import IdempotencyRepository
 from .services.agents import AgentService
 from .services.call_progress import CallProgressService
 from .services.calls import CallService
+from .services.archive import ArchiveService
+from .services.call_stats import CallStatsService
+from .services.rollups import AnalyticsService, RollupService
 from .repositories.api_keys import ApiKeyRepository
 from .repositories.campaign_contacts import CampaignContactRepository
 from .repositories.campaigns import CampaignRepository
@@ -337,6 +343,36 @@ class Container:
     @property
     def _lookahead(self) -> timedelta:
         return timedelta(seconds=self.settings.scheduler_lookahead_seconds)
+
+    # -- analytics and retention
+    @cached_property
+    def call_stats_repository(self) -> CallStatsRepository:
+        return CallStatsRepository(self.db)
+
+    @cached_property
+    def call_stats(self) -> CallStatsService:
+        return CallStatsService(self.call_stats_repository)
+
+    @cached_property
+    def analytics(self) -> AnalyticsRepository:
+        return AnalyticsRepository(self.db)
+
+    @cached_property
+    def rollups(self) -> RollupService:
+        return RollupService(self.call_stats_repository, self.analytics, retention_days=self.settings.retention_days)
+
+    @cached_property
+    def analytics_service(self) -> AnalyticsService:
+        return AnalyticsService(self.analytics)
+
+    @cached_property
+    def archive_service(self) -> ArchiveService:
+        from .archive_store import ArchiveStore
+
+        s = self.settings
+        return ArchiveService(ArchiveRepository(self.db), ArchiveStore(s.archive_bucket), chunk_size=s.archive_chunk_size,
+                              retention_days=s.retention_days, events_retention_days=s.call_events_retention_days,
+                              time_budget_seconds=s.archive_time_budget_seconds)
 
     @cached_property
     def schedule_service(self) -> ScheduleService:

@@ -96,6 +96,19 @@ class Settings(BaseSettings):
             raise ConfigurationError(f"the Google service account key cannot be read: {type(exc).__name__}") from None
         raise ConfigurationError("Google Sheets needs GOOGLE_SERVICE_ACCOUNT_JSON or GOOGLE_SERVICE_ACCOUNT_FILE")
 
+    # Retention (seed 000: keep 6 months, archive to cold storage). Calls,
+    # transcripts and recordings metadata older than RETENTION_DAYS are
+    # exported to ARCHIVE_BUCKET and then deleted. call_events also expire
+    # through a TTL index after CALL_EVENTS_TTL_DAYS (seed 002: 90), so they
+    # are archived a week before that (or at RETENTION_DAYS if sooner).
+    retention_days: int = Field(180, ge=1)
+    call_events_ttl_days: int = Field(90, ge=8)
+    archive_bucket: str | None = None
+    archive_chunk_size: int = Field(5000, ge=1, le=100_000)
+    # A run stops starting new chunks after this long (the Lambda allows 900 s);
+    # the next run resumes where it stopped.
+    archive_time_budget_seconds: int = Field(600, ge=1)
+
     def check_app(self) -> "Settings":
         """Fail fast, naming every setting the running app needs but lacks.
         (Tools such as the migration script only need the MongoDB settings.)"""
@@ -118,6 +131,10 @@ class Settings(BaseSettings):
         missing = [name.upper() for name in needed if not getattr(self, name)]
         if missing:
             raise ConfigurationError(f"missing required setting(s) {', '.join(missing)} ({context})")
+
+    @property
+    def call_events_retention_days(self) -> int:
+        return min(self.retention_days, self.call_events_ttl_days - 7)
 
     @property
     def base_url(self) -> str:

@@ -5,6 +5,14 @@
     python scripts/bench.py conversation [--calls 40] [--duplicates 200]
     python scripts/bench.py pacing [--cps 5] [--consumers 4] [--calls 150]
     python scripts/bench.py import [--contacts 100000] [--profile]
+    python scripts/bench.py rollup [--calls 1000000] [--days 30]
+
+rollup: N generated calls spread over D days in the embedded database (the
+insert time is reported too); then one count_documents pass over the
+collection, the roll-up of every day (and its weeks and months) from scratch,
+a second roll-up of the same range (idempotent: same documents), the
+scheduled run's re-roll of one day, and GET /calls/stats's aggregation over
+the whole range.
 
 conversation: N calls to an ElevenLabs agent through the simulated Twilio and
 the ElevenLabs fake; how long after the call ended its transcript and both
@@ -508,6 +516,82 @@ class Timed:
         return timed
 
 
+def cmd_rollup(args) -> None:
+    from pymongo import MongoClient
+
+    from chalicelib import migrations
+    from chalicelib.repositories.analytics import AnalyticsRepository
+    from chalicelib.repositories.call_stats import CallStatsRepository, StatsFilter
+    from chalicelib.services.call_stats import CallStatsService
+    from chalicelib.services.rollups import RollupService
+    from scripts.devstack import mongo
+
+    rng = random.Random(1)
+    first = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    statuses = [("completed", "connected", None)] * 5 + [("failed", "no_answer", "no_answer"),
+                                                          ("failed", "busy", "busy"), ("failed", "voicemail", "voicemail"),
+                                                          ("cancelled", "queued", "cancelled")]
+    with tempfile.TemporaryDirectory() as data_dir:
+        port = mongo.free_port()
+        server = mongo.start(Path(data_dir), port)
+        try:
+            os.environ["MONGODB_URI"] = f"mongodb://127.0.0.1:{port}"     # migration 0009 reads the settings
+            db = MongoClient(os.environ["MONGODB_URI"], tz_aware=True)["bench"]
+            migrations.up(db)
+            started = time.perf_counter()
+            batch = []
+            for n in range(args.calls):
+                created = first + timedelta(seconds=rng.random() * args.days * 86400)
+                status, outcome, reason = rng.choice(statuses)
+                doc = {"_id": f"call_{n:08d}", "direction": "outbound", "to": "+14155552671",
+                       "agentId": f"agt_{n % 5}", "status": status, "outboundStatus": outcome,
+                       "createdAt": created, "updatedAt": created, "retryCount": 0, "metadata": {}}
+                if reason:
+                    doc["failureReason"] = reason
+                if status == "completed":
+                    doc["duration"] = rng.randrange(5, 600)
+                if n % 3 == 0:
+                    doc["campaignId"] = f"cmp_{n % 7}"
+                if n % 10 == 0 and n:
+                    doc.update(retryOf=f"call_{n - 10:08d}", retryCount=1)
+                batch.append(doc)
+                if len(batch) == 10_000:
+                    db["calls"].insert_many(batch, ordered=False)
+                    batch = []
+                    if (n + 1) % 100_000 == 0:
+                        print(f"  inserted {n + 1:,} ({(n + 1) / (time.perf_counter() - started):,.0f}/s)", flush=True)
+            if batch:
+                db["calls"].insert_many(batch, ordered=False)
+            insert_s = time.perf_counter() - started
+            print(f"insert {args.calls:,} calls: {insert_s:,.1f} s ({args.calls / insert_s:,.0f}/s)")
+
+            def timed(label, work):
+                t = time.perf_counter()
+                result = work()
+                print(f"{label}: {time.perf_counter() - t:,.1f} s", flush=True)
+                return result
+
+            count = timed("one count_documents({}) pass", lambda: db["calls"].count_documents({}))
+            assert count == args.calls, count
+            rollups = RollupService(CallStatsRepository(db), AnalyticsRepository(db))
+            last = (first + timedelta(days=args.days - 1)).date()
+            timed(f"roll-up of {args.days} days + weeks + months, from scratch",
+                  lambda: rollups.rebuild(first.date(), last))
+            before = {d["_id"]: {k: v for k, v in d.items() if k != "updatedAt"} for d in db["analytics"].find()}
+            timed("the same roll-up again", lambda: rollups.rebuild(first.date(), last))
+            after = {d["_id"]: {k: v for k, v in d.items() if k != "updatedAt"} for d in db["analytics"].find()}
+            print(f"  {len(after)} analytics documents; identical after re-rolling: {before == after}")
+            monthly = db["analytics"].find_one({"_id": f"monthly:{first.date().isoformat()}"})
+            print(f"  monthly total {monthly['callVolume']['total']:,} (calls {args.calls:,})")
+            timed("re-roll of one day (+ its week and month)", lambda: rollups.roll_days([first.date()]))
+            stats = CallStatsService(CallStatsRepository(db))
+            timed(f"GET /calls/stats aggregation over the {args.days} days",
+                  lambda: stats.compute(StatsFilter(created_from=first, created_to=first + timedelta(days=args.days))))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -532,6 +616,10 @@ def main() -> None:
     imports.add_argument("--contacts", type=int, default=100_000)
     imports.add_argument("--profile", action="store_true", help="print a cProfile of the import")
     imports.set_defaults(run=cmd_import)
+    rollup = commands.add_parser("rollup", help="analytics roll-up time next to one count_documents pass")
+    rollup.add_argument("--calls", type=int, default=1_000_000)
+    rollup.add_argument("--days", type=int, default=30)
+    rollup.set_defaults(run=cmd_rollup)
     args = parser.parse_args()
     args.run(args)
 

@@ -8,17 +8,34 @@ import uuid
 from pathlib import Path
 
 import pytest
+from pymongo import monitoring
 
 from chalicelib import migrations
 from chalicelib.container import set_container
 from chalicelib.db import get_client, get_database, reset_client
 from chalicelib.settings import reset_settings
 from scripts.devstack import mongo
+from tests.query_log import QUERY_LOG
+
+# Every query the application issues during the run is recorded, so
+# tests/schema/test_index_coverage.py can check each has an index (registered
+# before any client exists: pymongo applies global listeners to new clients).
+monitoring.register(QUERY_LOG)
 
 ROOT = Path(__file__).resolve().parents[1]
 AUTH_TOKEN = "test-auth-token"
 ACCOUNT_SID = "AC" + "0" * 32
 PUBLIC_BASE_URL = "https://api.outdial.test/api"
+
+
+def pytest_collection_modifyitems(config, items):
+    """The index-coverage check runs last, after every other test has issued its queries."""
+    last = [item for item in items if item.get_closest_marker("after_all_tests")]
+    items[:] = [item for item in items if item not in last] + last
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "after_all_tests: run after every other collected test")
 
 
 @pytest.fixture(scope="session")

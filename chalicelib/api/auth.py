@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 OPEN_PATHS = ("/health", "/openapi.json")
 OPEN_PREFIXES = ("/webhooks/", "/twiml/")
 # The first path segment decides which family of scopes a route belongs to.
-FAMILIES = {"calls": "calls", "scheduled-calls": "calls", "batches": "calls",
+FAMILIES = {"calls": "calls", "scheduled-calls": "calls", "batches": "calls", "analytics": "calls",
             "agents": "agents", "campaigns": "campaigns", "contacts": "campaigns", "dnc": "campaigns"}
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 

@@ -114,6 +114,38 @@ IDEMPOTENCY_KEY = Param("Idempotency-Key", {"type": "string", "minLength": 1, "m
                         "the same key with another body is 422", where="header")
 
 
+COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
+RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+CALL_STATS = {"type": "object", "required": ["callVolume", "duration", "outcomes", "retries", "cost"], "properties": {
+    "callVolume": {"type": "object", "properties": {
+        "total": {"type": "integer"}, "byStatus": COUNTS, "byOutcome": COUNTS, "byFailureReason": COUNTS,
+        "byDirection": COUNTS,
+        "byHour": {"type": "array", "items": {"type": "integer"}, "minItems": 24, "maxItems": 24},
+        "byQuarterHour": {"type": "array", "items": {"type": "integer"}}}},
+    "duration": {"type": "object", "properties": {
+        "total": {"type": "integer"}, "count": {"type": "integer"}, "average": {"type": ["number", "null"]},
+        "byStatus": {"type": "object"}}},
+    "outcomes": {"type": "object", "properties": {
+        "calls": {"type": "integer"}, "dialed": {"type": "integer"}, "answered": {"type": "integer"},
+        "voicemail": {"type": "integer"}, "completed": {"type": "integer"}, "answerRate": RATE,
+        "voicemailRate": RATE}},
+    "retries": {"type": "object", "properties": {
+        "chains": {"type": "integer"}, "succeeded": {"type": "integer"}, "successRate": RATE}},
+    "cost": {"type": "object", "additionalProperties": {"type": "number"}, "description": "total per currency"}}}
+ANALYTICS = {"type": "object", "required": ["type", "items"], "properties": {
+    "type": {"enum": ["daily", "weekly", "monthly"]}, "from": DATE_TIME, "to": DATE_TIME,
+    "timezone": {"type": "string"},
+    "items": {"type": "array", "items": {"allOf": [CALL_STATS, {"type": "object", "properties": {
+        "id": ID, "type": {"type": "string"}, "date": DATE_TIME, "periodEnd": DATE_TIME,
+        "timezone": {"type": "string"}, "campaigns": {"type": "object"},
+        "conversationAnalysis": {"type": "object"}}}]}}}}
+STATS_FILTERS = (Param("from", DATE_TIME, "calls created at or after (default: 30 days before 'to', unless "
+                                         "campaignId or batchId is given)"), Param("to", DATE_TIME, "calls created before"),
+                 Param("agentId", ID), Param("campaignId", ID), Param("batchId", ID),
+                 Param("direction", {"enum": ["inbound", "outbound"]}),
+                 Param("timezone", {"type": "string"}, "IANA zone for callVolume.byHour (default UTC)"))
+
+
 def path_id(name: str) -> Param:
     return Param(name, ID, where="path")
 
@@ -137,6 +169,16 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         Param("status", {"enum": [s.value for s in CallStatus]}),
         Param("agentId", ID), Param("to", {"type": "string"}, "any format; normalised to E.164"),
         Param("createdFrom", DATE_TIME), Param("createdTo", DATE_TIME))),
+    ("GET", "/calls/stats"): Operation("Call statistics: counts by status and outcome, durations, answer, voicemail "
+                                       "and retry success rates, cost", "analytics", response=CALL_STATS,
+                                       params=STATS_FILTERS),
+    ("GET", "/analytics"): Operation(
+        "Pre-aggregated daily, weekly or monthly analytics (calls by hour in the requested time zone)", "analytics",
+        response=ANALYTICS, params=(
+            Param("type", {"enum": ["daily", "weekly", "monthly"]}, "default daily"),
+            Param("from", DATE_TIME, "periods starting at or after (default: a month, quarter or year before 'to')"),
+            Param("to", DATE_TIME, "periods starting before (default now)"),
+            Param("timezone", {"type": "string"}, "IANA zone for callVolume.byHour (default UTC)"))),
     ("GET", "/calls/{call_id}"): Operation("Read a call with its events", "calls", response=CALL_WITH_EVENTS,
                                            params=(path_id("call_id"),), errors=(401, 403, 404, 503)),
     ("POST", "/calls/{call_id}/cancel"): Operation(

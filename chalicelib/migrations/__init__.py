@@ -13,10 +13,10 @@ from pymongo.database import Database
 
 from .. import clock
 from . import (m0001_initial, m0002_scheduling, m0003_api_keys, m0004_dnc, m0005_contacts, m0006_campaigns,
-               m0007_batches_pacing, m0008_conversation)
+               m0007_batches_pacing, m0008_conversation, m0009_analytics_governance)
 
 MIGRATIONS = [m0001_initial, m0002_scheduling, m0003_api_keys, m0004_dnc, m0005_contacts, m0006_campaigns,
-              m0007_batches_pacing, m0008_conversation]
+              m0007_batches_pacing, m0008_conversation, m0009_analytics_governance]
 
 
 @dataclass(frozen=True)

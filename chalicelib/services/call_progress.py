@@ -51,14 +51,14 @@ class CallProgressService:
         call = self._require(call_id)
         sid = str(params.get("CallSid") or "") or None
         event_type = str(params.get("Status") or params.get("EventType") or "unknown")
-        updated = self._apply(call, event_type, sid, lambda: parse_exotel_callback(params), source="exotel",
-                              data=dict(params))
         recording_url = params.get("RecordingUrl")
+        # The recording first: a client that sees the call final finds its recording too.
         if recording_url and sid and (not call.provider_call_sid or sid == call.provider_call_sid):
             self._on_recording(call.id, RecordingUpdate(recording_sid=sid, call_sid=sid, status="completed",
                                                         url=str(recording_url), duration=None, channels=None),
                                source="exotel", raw={"RecordingUrl": recording_url, "CallSid": sid})
-        return updated
+        return self._apply(call, event_type, sid, lambda: parse_exotel_callback(params), source="exotel",
+                           data=dict(params))
 
     def _apply(self, call: Call, event_type: str, sid: str | None, parse: Callable[[], StatusUpdate], *,
                source: str, data: dict) -> Call:

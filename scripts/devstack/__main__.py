@@ -3,7 +3,8 @@
 Starts, with no account and no internet:
   - MongoDB: the embedded nx-27017 server, data kept in .local/mongo
     (skipped when MONGODB_URI is set);
-  - SQS: moto in server mode, with the dial queue and its dead-letter queue
+  - SQS and S3: moto in server mode, with the dial queue and its dead-letter queue,
+    and the archive bucket (ARCHIVE_BUCKET, default outdial-archive-local)
     (skipped when AWS_ENDPOINT_URL_SQS is set or OUTDIAL_REAL_AWS=1);
   - S3 for recordings: the same moto server, with the recordings bucket;
   - the carrier simulator (skipped when TELEPHONY_PROVIDER=twilio);
@@ -113,15 +114,20 @@ def create_queues(env: dict[str, str]) -> None:
     })
 
 
+LOCAL_ARCHIVE_BUCKET = "outdial-archive-local"
+
+
 def create_bucket(env: dict[str, str]) -> None:
+    """The recordings and archive buckets in the local S3."""
     import boto3
 
     s3 = boto3.client("s3", region_name=env["AWS_DEFAULT_REGION"], endpoint_url=env.get("AWS_ENDPOINT_URL_S3"),
                       aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
                       aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"))
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-    if env["RECORDINGS_BUCKET"] not in existing:
-        s3.create_bucket(Bucket=env["RECORDINGS_BUCKET"])
+    for bucket in (env.get("RECORDINGS_BUCKET"), env.get("ARCHIVE_BUCKET")):
+        if bucket and bucket not in existing:
+            s3.create_bucket(Bucket=bucket)
 
 
 def migrate(env: dict[str, str]) -> None:
@@ -153,6 +159,7 @@ def start(args, stack: Stack) -> None:
         env.update({"AWS_ENDPOINT_URL_SQS": f"http://127.0.0.1:{port}", "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}",
                     "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"})
         env.setdefault("RECORDINGS_BUCKET", DEV_BUCKET)
+        env.setdefault("ARCHIVE_BUCKET", LOCAL_ARCHIVE_BUCKET)
         wait_http(f"http://127.0.0.1:{port}/moto-api/")
         stack.say(f"  SQS and S3 (moto server)     {env['AWS_ENDPOINT_URL_SQS']}")
     create_queues(env)

@@ -46,6 +46,9 @@ def test_x_api_key_header_works(client):
     (["agents:read"], "POST", "/agents", 403),
     (["calls:write", "calls:read"], "GET", "/agents", 403),
     (["admin"], "GET", "/agents", 200),
+    (["calls:read"], "GET", "/calls/stats", 200),
+    (["calls:read"], "GET", "/analytics", 200),
+    (["agents:read"], "GET", "/analytics", 403),
 ])
 def test_scopes(client, scopes, method, path, status):
     key = make_key(*scopes)

@@ -263,7 +263,7 @@ def test_exotel_call_with_conversation_and_recording(client, carriers, ava, tran
     assert (final["status"], final["outboundStatus"], final["duration"]) == ("completed", "connected", 45)
     assert final["recordingUrl"] == recording_url and final["outcome"]["status"] == "success"
     assert [(e["eventType"], e["source"], e["applied"]) for e in final["events"] if e["source"] == "exotel"] == [
-        ("in-progress", "exotel", True), ("completed", "exotel", True), ("recording_completed", "exotel", True)]
+        ("in-progress", "exotel", True), ("recording_completed", "exotel", True), ("completed", "exotel", True)]
     recording = body(client.http.get(f"/calls/{call['id']}/recording"))
     assert (recording["recordingSid"], recording["source"], recording["format"]) == (sid, "exotel", "mp3")
     assert recording["downloadUrl"] == recording_url

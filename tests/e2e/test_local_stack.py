@@ -95,6 +95,22 @@ def test_a_call_is_placed_answered_and_completed(stack, http, agent):
     assert all(e["source"] in ("api", "internal", "simulated") for e in call["events"])
 
 
+def test_the_scheduled_roll_up_and_the_stats_see_the_calls(stack, http, agent):
+    api, _, _ = stack
+    wait_final(http, api, place(http, api, agent, "(415) 555-2681")["id"])
+    stats = http.get(f"{api}/calls/stats", timeout=5).json()
+    assert stats["callVolume"]["byStatus"]["completed"] >= 1 and stats["outcomes"]["answerRate"] > 0
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:        # the worker fires roll_up_analytics every second
+        items = http.get(f"{api}/analytics?type=daily&timezone=Asia/Kolkata", timeout=5).json()["items"]
+        if items and items[-1]["callVolume"]["byStatus"].get("completed", 0) >= 1:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"no daily analytics with the completed call: {items}")
+    assert sum(items[-1]["callVolume"]["byHour"]) == items[-1]["callVolume"]["total"]
+
+
 def test_a_busy_number_fails_as_busy(stack, http, agent):
     api, _, _ = stack
     call = wait_final(http, api, place(http, api, agent, "+1 415 555 0002")["id"])
