@@ -298,7 +298,8 @@ class Container:
     @cached_property
     def campaign_service(self) -> CampaignService:
         return CampaignService(campaigns=self.campaigns, contacts=self.campaign_contacts, agents=self.agents,
-                               idempotency=self.idempotency_service, runner=self.campaign_runner)
+                               idempotency=self.idempotency_service, runner=self.campaign_runner,
+                               call_stats=self.call_stats)
 
     @cached_property
     def callback_service(self) -> CallbackService:
@@ -324,7 +325,7 @@ class Container:
                             event_log=self.event_log, idempotency=self.idempotency_service, queue=self.dial_queue,
                             dispatcher=self.dispatcher, blocked_among=self.dnc_service.blocked_among,
                             cps=self.settings.account_cps, default_region=self.settings.default_region,
-                            default_from_number=self.settings.twilio_from_number)
+                            default_from_number=self.settings.twilio_from_number, stats=self.call_stats_repository)
 
     @cached_property
     def retry_service(self) -> RetryService:

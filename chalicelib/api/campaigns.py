@@ -43,6 +43,12 @@ def update_campaign(campaign_id):
     return json_response(get_container().campaign_service.update(campaign_id, data).to_api())
 
 
+@bp.route("/campaigns/{campaign_id}/stats", methods=["GET"])
+@api_errors
+def campaign_stats(campaign_id):
+    return json_response(get_container().campaign_service.stats(campaign_id))
+
+
 @bp.route("/campaigns/{campaign_id}/contacts", methods=["GET"])
 @api_errors
 def campaign_contacts(campaign_id):

@@ -248,6 +248,15 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("PATCH", "/campaigns/{campaign_id}"): Operation(
         "Change a campaign (only while draft or paused)", "campaigns", 200, CampaignUpdate, ref(Campaign),
         params=(path_id("campaign_id"),), errors=(401, 403, 404, 409, 422, 503)),
+    ("GET", "/campaigns/{campaign_id}/stats"): Operation(
+        "The campaign's counters, contacts by status, and its calls' statistics (as GET /calls/stats; calls by "
+        "hour in the campaign's time zone)", "campaigns",
+        response={"type": "object", "required": ["campaignId", "stats", "contactsByStatus", "calls"], "properties": {
+            "campaignId": ID, "status": {"enum": [s.value for s in CampaignStatus]},
+            "stats": {"$ref": REF.format(model="CampaignStats")},
+            "contactsByStatus": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "calls": {"type": "object"}}},
+        params=(path_id("campaign_id"),), errors=(401, 403, 404, 503)),
     ("GET", "/campaigns/{campaign_id}/contacts"): Operation(
         "The campaign's contacts and their progress, newest first", "campaigns", response=page_of(CampaignContact),
         params=(path_id("campaign_id"),) + PAGE + (Param("status", {"enum": [s.value for s in ContactStatus]}),),

@@ -94,6 +94,14 @@ class CallStatsRepository:
         self._db = db
         self._calls = db["calls"]
 
+    def by_status(self, where: StatsFilter, *, retries_only: bool = False) -> dict[str, int]:
+        """Seed 000's progress count: calls by status (only the retry calls,
+        with `retries_only`), served by the {batchId}/{campaignId, status} indexes."""
+        extra = ({"retryCount": {"$gt": 0}},) if retries_only else ()
+        rows = self._calls.aggregate([{"$match": where.to_match(*extra)},
+                                      {"$group": {"_id": "$status", "count": {"$sum": 1}}}])
+        return {row["_id"]: row["count"] for row in rows}
+
     def outcome_groups(self, where: StatsFilter, *, by_day: bool = False) -> list[OutcomeGroup]:
         """Calls counted by status × line outcome × failure reason × direction
         × currency × campaign (× UTC day)."""

@@ -258,18 +258,6 @@ class CallRepository:
                 raise
             return exc.details.get("nInserted", 0)
 
-    def batch_progress(self, batch_id: str) -> tuple[dict[str, int], dict[str, int]]:
-        """Seed 000's batch progress ($match on the indexed batchId, $group by
-        status): (all calls by status, retry calls by status). Two plain
-        groupings rather than one on a compound `_id`, which the embedded
-        server does not evaluate."""
-        def by_status(match: dict[str, Any]) -> dict[str, int]:
-            rows = self._calls.aggregate([{"$match": match},
-                                          {"$group": {"_id": "$status", "count": {"$sum": 1}}}])
-            return {r["_id"]: r["count"] for r in rows}
-
-        return by_status({"batchId": batch_id}), by_status({"batchId": batch_id, "retryCount": {"$gt": 0}})
-
     def batch_call_ids(self, batch_id: str, *, undialed_only: bool = False, first_attempts_only: bool = False,
                        limit: int = 0) -> list[str]:
         query: dict[str, Any] = {"batchId": batch_id}

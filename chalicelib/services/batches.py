@@ -29,6 +29,7 @@ from ..phone import to_e164
 from ..queues import DialQueue, QueueUnavailable
 from ..repositories.agents import AgentRepository
 from ..repositories.batches import BatchRepository
+from ..repositories.call_stats import CallStatsRepository, StatsFilter
 from ..repositories.calls import CallRepository
 from ..repositories.retries import RetryRepository
 from .dialing import RunState
@@ -59,7 +60,8 @@ class BatchService:
     def __init__(self, *, batches: BatchRepository, calls: CallRepository, agents: AgentRepository,
                  retries: RetryRepository, event_log: EventLog, idempotency: Idempotency, queue: DialQueue,
                  dispatcher: Dispatcher, blocked_among: Callable[[list[str]], set[str]], cps: int,
-                 default_region: str, default_from_number: str | None):
+                 default_region: str, default_from_number: str | None, stats: CallStatsRepository):
+        self._stats = stats           # the aggregation layer GET /calls/stats and the roll-ups use
         self._batches = batches
         self._calls = calls
         self._agents = agents
@@ -225,7 +227,8 @@ class BatchService:
 
     def get(self, batch_id: str) -> tuple[Batch, dict]:
         batch = self._require(batch_id)
-        everything, retries = self._calls.batch_progress(batch_id)
+        where = StatsFilter(batch_id=batch_id)
+        everything, retries = self._stats.by_status(where), self._stats.by_status(where, retries_only=True)
         by_status = {status: count - retries.get(status, 0) for status, count in everything.items()
                      if count - retries.get(status, 0)}
         created = sum(by_status.values())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from .. import clock
 from ..clock import EPOCH
@@ -14,6 +15,7 @@ from ..models.campaign import (CAMPAIGN_TRANSITIONS, EDITABLE, Campaign, Campaig
 from ..repositories.agents import AgentRepository
 from ..repositories.base import Page
 from ..repositories.campaign_contacts import CampaignContactRepository
+from ..repositories.call_stats import StatsFilter
 from ..repositories.campaigns import CampaignRepository
 from .idempotency import Idempotency
 
@@ -22,12 +24,13 @@ S = CampaignStatus
 
 class CampaignService:
     def __init__(self, *, campaigns: CampaignRepository, contacts: CampaignContactRepository,
-                 agents: AgentRepository, idempotency: Idempotency, runner):
+                 agents: AgentRepository, idempotency: Idempotency, runner, call_stats):
         self._campaigns = campaigns
         self._contacts = contacts
         self._agents = agents
         self._idempotency = idempotency
         self._runner = runner
+        self._call_stats = call_stats      # the aggregation layer of GET /calls/stats
 
     def create(self, data: CampaignCreate, *, idempotency_key: str | None = None) -> tuple[Campaign, bool]:
         self._require_agent(data.agent_id)
@@ -56,6 +59,16 @@ class CampaignService:
     def contacts(self, campaign_id: str, *, status: str | None, limit: int, cursor: str | None) -> Page[CampaignContact]:
         self.get(campaign_id)
         return self._contacts.list(campaign_id, status=status, limit=limit, cursor=cursor)
+
+    def stats(self, campaign_id: str) -> dict[str, Any]:
+        """The live counters, the contacts by status, and the campaign's calls
+        through the same aggregation as GET /calls/stats."""
+        campaign = self.get(campaign_id)
+        zone = ZoneInfo(campaign.config.schedule_config.time_zone)
+        return {"campaignId": campaign.id, "status": campaign.status,
+                "stats": campaign.stats.model_dump(mode="json", by_alias=True),
+                "contactsByStatus": self._contacts.counts_by_status(campaign.id),
+                "calls": self._call_stats.compute(StatsFilter(campaign_id=campaign.id), hours_in=zone)}
 
     def update(self, campaign_id: str, data: CampaignUpdate) -> Campaign:
         current = self.get(campaign_id)

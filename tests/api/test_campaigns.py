@@ -359,3 +359,22 @@ def test_callbacks_are_signed_and_retried_with_backoff(client, agent, provider, 
     assert int(t) == int(sent_at.timestamp())
     expected = hmac.new(campaign["callbackSecret"].encode(), f"{t}.".encode() + data, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(v1, expected)
+
+
+def test_campaign_stats_use_the_calls_aggregation(client, agent, provider, tuesday, sent):
+    campaign = create(client, agent)
+    cid = campaign["id"]
+    add_contacts(cid, PHONES)
+    action(client, cid, "start")
+    first, second = queued(sent)
+    dial_and_end(client, first, "completed", CallDuration="30")
+    dial_and_end(client, second, "busy")
+    stats = body(client.http.get(f"/campaigns/{cid}/stats"))
+    assert stats["contactsByStatus"] == {"completed": 1, "pending": 1, "calling": 1}
+    assert stats["stats"]["contactsCompleted"] == 1 and stats["stats"]["callsPlaced"] == 2
+    everything = body(client.http.get(f"/calls/stats?campaignId={cid}"))
+    by_hour = stats["calls"].pop("callVolume")
+    assert by_hour["byStatus"] == everything["callVolume"]["byStatus"] == {"completed": 1, "failed": 1, "initiated": 1}
+    assert stats["calls"] == {k: v for k, v in everything.items() if k != "callVolume"}
+    assert sum(by_hour["byHour"]) == 3 and by_hour["byHour"][12] == 3        # noon in New York
+    assert client.http.get("/campaigns/cmp_missing/stats").status_code == 404
