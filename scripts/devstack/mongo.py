@@ -78,44 +78,6 @@ def patch_id_in_index_keys() -> None:
     IndexManager.create_index = create_index
 
 
-def _dotted_to_set(update_spec: dict, doc: dict) -> dict:
-    """Rewrite `$inc`/`$push` on dotted paths ('stats.total') as `$set` of
-    the resulting value, computed from the stored document."""
-    spec = {op: dict(fields) if isinstance(fields, dict) else fields for op, fields in update_spec.items()}
-    moved: dict = {}
-    for op in ("$inc", "$push"):
-        for key in [k for k in spec.get(op, {}) if "." in k and "$" not in k]:
-            value = spec[op].pop(key)
-            current = doc
-            for part in key.split("."):
-                current = current.get(part) if isinstance(current, dict) else None
-            if op == "$inc":
-                moved[key] = (current or 0) + value
-            elif not (isinstance(value, dict) and "$each" in value):
-                moved[key] = list(current or []) + [value]
-            else:
-                spec[op][key] = value   # modifiers: left as they were
-        if op in spec and not spec[op]:
-            del spec[op]
-    if moved:
-        spec["$set"] = {**spec.get("$set", {}), **moved}
-    return spec
-
-
-def patch_dotted_python_updates() -> None:
-    from neosqlite.collection.query_helper import QueryHelper
-
-    original = QueryHelper._perform_python_update
-    if getattr(original, "_outdial_patched", False):
-        return
-
-    def perform_python_update(self, doc_id, update_spec, original_doc, *args, **kwargs):
-        return original(self, doc_id, _dotted_to_set(update_spec, original_doc), original_doc, *args, **kwargs)
-
-    perform_python_update._outdial_patched = True
-    QueryHelper._perform_python_update = perform_python_update
-
-
 def _datetime_ms(value):
     """SQLite datetime(x), but keeping milliseconds ('YYYY-MM-DD HH:MM:SS.fff', UTC)."""
     if not isinstance(value, str):
