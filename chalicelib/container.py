@@ -28,8 +28,6 @@ from .services.archive import ArchiveService
 from .services.call_stats import CallStatsService
 from .services.rollups import AnalyticsService, RollupService
 from .repositories.api_keys import ApiKeyRepository
-from .repositories.campaign_contacts import CampaignContactRepository
-from .repositories.campaigns import CampaignRepository
 from .repositories.contacts import ContactRepository
 from .repositories.conversations import RecordingRepository, TranscriptRepository
 from .services.conversation import ConversationService
