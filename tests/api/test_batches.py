@@ -1,8 +1,7 @@
 """Batch calls: POST /calls/batch, fan-out through the queue, progress, pause, cancel, concurrency slots."""
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from chalicelib import clock
 from chalicelib.container import get_container
 from tests.api.conftest import drain
 from tests.api.test_dial_worker import invoke

@@ -5,7 +5,6 @@ from collections import Counter
 
 import pytest
 
-from chalicelib.settings import reset_settings
 from scripts.pacing_rig import PacingRig, max_in_any_second
 
 
