@@ -277,11 +277,10 @@ def cmd_load(args) -> None:
 
 
 def cmd_conversation(args) -> None:
-    import hashlib
-    import hmac
     import json
     from concurrent.futures import ThreadPoolExecutor
 
+    from chalicelib.providers.elevenlabs import sign
     from scripts.devstack.__main__ import DEV_ELEVENLABS
 
     print(f"conversation: {args.calls} calls to an ElevenLabs agent (simulated Twilio, fake ElevenLabs), "
@@ -331,11 +330,10 @@ def cmd_conversation(args) -> None:
         timings, statuses = [], {}
         session = requests.Session()
         for _ in range(args.duplicates):
-            t = int(time.time())
-            signature = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
+            signature = sign(secret, payload, int(time.time()))
             started = time.monotonic()
             response = session.post(f"{api}/webhooks/elevenlabs", data=payload, headers={
-                "Content-Type": "application/json", "ElevenLabs-Signature": f"t={t},v0={signature}"})
+                "Content-Type": "application/json", "ElevenLabs-Signature": signature})
             timings.append(time.monotonic() - started)
             key = f"{response.status_code} {response.json().get('status')}"
             statuses[key] = statuses.get(key, 0) + 1

@@ -8,7 +8,7 @@ from pymongo import DESCENDING as DESC
 from pymongo import IndexModel
 from pymongo.database import Database
 
-from .schema import create_collections, drop_collections
+from .schema import create_schema, drop_schema
 
 VERSION = 7
 NAME = "batches, pacing and concurrency slots"
@@ -38,11 +38,8 @@ CALL_INDEXES = [
 
 
 def up(db: Database) -> None:
-    create_collections(db, NEW_COLLECTIONS)
-    db["calls"].create_indexes(CALL_INDEXES)
+    create_schema(db, NEW_COLLECTIONS, {"calls": CALL_INDEXES})
 
 
 def down(db: Database) -> None:
-    for index in CALL_INDEXES:
-        db["calls"].drop_index(index.document["name"])
-    drop_collections(db, NEW_COLLECTIONS)
+    drop_schema(db, NEW_COLLECTIONS, {"calls": CALL_INDEXES})

@@ -41,3 +41,20 @@ def drop_indexes(db: Database, collection: str, indexes: list[IndexModel]) -> No
         except OperationFailure as exc:
             if exc.code != INDEX_NOT_FOUND and "not found" not in str(exc).lower():
                 raise
+
+
+def create_schema(db: Database, collections: dict[str, list[IndexModel]],
+                  indexes_on_existing: dict[str, list[IndexModel]]) -> None:
+    """A migration's `up`: its new collections, and its indexes on collections
+    an earlier migration made."""
+    create_collections(db, collections)
+    for name, indexes in indexes_on_existing.items():
+        db[name].create_indexes(indexes)
+
+
+def drop_schema(db: Database, collections: dict[str, list[IndexModel]],
+                indexes_on_existing: dict[str, list[IndexModel]]) -> None:
+    """The matching `down`."""
+    for name, indexes in indexes_on_existing.items():
+        drop_indexes(db, name, indexes)
+    drop_collections(db, collections)

@@ -12,11 +12,11 @@ and its post-call webhooks.
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 from datetime import datetime
 from typing import Any
 
+from ..signing import timestamped_hmac
 from .base import (CannotCancel, Conversation, DialRequest, DialResult, InvalidNumber, OutcomeUnknown,
                    ProviderError, ProviderRejected, ProviderUnavailable, RateLimited)
 
@@ -138,8 +138,7 @@ class ElevenLabsProvider:
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
     """The header value ElevenLabs sends (also used by the local fake)."""
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v0={digest}"
+    return f"t={timestamp},v0={timestamped_hmac(secret, timestamp, body)}"
 
 
 def signature_is_valid(secret: str, header: str | None, body: bytes, *, now: datetime,

@@ -117,17 +117,6 @@ class CallRepository:
         )
         return Call.from_mongo(doc) if doc else None
 
-    def cancel_if_unclaimed(self, call_id: str, *, now: datetime) -> Call | None:
-        """Cancel a call no dialer holds and no carrier has: the same guard as
-        claim_for_dial, so exactly one of cancel and dial wins."""
-        doc = self._calls.find_one_and_update(
-            {"_id": call_id, "status": CallStatus.INITIATED.value, "providerCallSid": {"$exists": False},
-             "dialLeaseUntil": {"$lt": now}},
-            {"$set": {"status": CallStatus.CANCELLED.value, "failureReason": "cancelled", "endedAt": now,
-                      "dispatchPending": False, "updatedAt": now}},
-            return_document=True)
-        return Call.from_mongo(doc) if doc else None
-
     def find_undialed(self, *, now: datetime, enqueued_before: datetime, limit: int) -> list[str]:
         """Calls that should have been dialed by now, longest-waiting first:
         no carrier call, no live claim, and not (re)enqueued recently."""

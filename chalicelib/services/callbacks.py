@@ -8,8 +8,6 @@ recent, and de-duplicate on `Outdial-Delivery` (the same id on every re-send).
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 from datetime import datetime, timedelta
@@ -18,6 +16,7 @@ from typing import Any, Callable
 from .. import clock
 from ..models.campaign import Campaign, CampaignContact
 from ..repositories.callback_deliveries import CallbackDeliveryRepository
+from ..signing import timestamped_hmac
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +28,7 @@ CLAIM = timedelta(seconds=60)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
+    return f"t={timestamp},v1={timestamped_hmac(secret, timestamp, body)}"
 
 
 def default_post(url: str, body: bytes, headers: dict[str, str]) -> int:

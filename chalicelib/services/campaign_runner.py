@@ -113,10 +113,8 @@ class CampaignRunner:
 
     def _try_contact(self, campaign: Campaign, agent: Agent, row: CampaignContact, now: datetime) -> int:
         if self._is_blocked(row.phone):
-            if self._rows.move(row.id, to=P.SKIPPED, allowed_from=[P.PENDING],
-                               fields={"skipReason": FailureReason.DO_NOT_CALL.value}, now=now):
-                self._campaigns.add_to_stats(campaign.id, {"contactsFailed": 1}, now=now)
-                self._contact_final(campaign, row.id)
+            self._end_unreached(campaign, row.id, P.SKIPPED, FailureReason.DO_NOT_CALL.value,
+                                allowed_from=P.PENDING, now=now)
             return 0
         contact = self._contacts.get(row.contact_id)
         call = self._new_call(campaign, agent, row, contact, row.calls_created + 1, row.attempts + 1, now)
@@ -189,7 +187,7 @@ class CampaignRunner:
                   "contactsFailed": int(target in (P.FAILED, P.SKIPPED))}
         self._campaigns.add_to_stats(campaign.id, counts, now=now)
         if target in FINAL_CONTACT_STATUSES:
-            self._contact_final(campaign, row.id)
+            self._contact_final(campaign, moved)
         if campaign.status == S.ACTIVE:
             self.fill(campaign.id)
 
@@ -212,19 +210,19 @@ class CampaignRunner:
         return P.FAILED, {}
 
     def take_back_undialed(self, campaign_id: str, *, cancel_contacts: bool) -> int:
-        """Cancel the campaign's calls that no dialer has started; the calls
-        being placed or in progress finish. Returns how many were taken back."""
+        """Cancel the campaign's calls not dialed yet (the same bulk cancel as
+        a batch's); calls in progress finish. Returns how many were taken back."""
+        now = clock.now()
         if cancel_contacts:
-            self._rows.cancel_pending(campaign_id, now=clock.now())
-        taken = 0
-        for _, call_id in self._rows.calling_ids(campaign_id):
-            cancelled = call_id and self._calls.cancel_if_unclaimed(call_id, now=clock.now())
-            if cancelled:
-                taken += 1
-                self._event_log.record(call_id, "cancelled", reason="campaign paused or cancelled",
-                                       from_status=CallStatus.INITIATED, to_status=CallStatus.CANCELLED)
-                self.after_call_ended(cancelled)
-        return taken
+            self._rows.cancel_pending(campaign_id, now=now)
+        call_ids = [call_id for _, call_id in self._rows.calling_ids(campaign_id) if call_id]
+        taken = self._calls.cancel_undialed(call_ids, now=now) if call_ids else []
+        self._event_log.record_many([self._event_log.build(
+            call_id, "cancelled", reason="campaign paused or cancelled", from_status=CallStatus.INITIATED,
+            to_status=CallStatus.CANCELLED) for call_id in taken])
+        for call_id in taken:
+            self.after_call_ended(self._calls.get(call_id))
+        return len(taken)
 
     # -- housekeeping
 
@@ -241,11 +239,8 @@ class CampaignRunner:
             elif call is not None and call.status in TERMINAL:
                 self.after_call_ended(call)
             elif call is not None and row.last_attempt < now - max_duration - LOST_CALL_MARGIN:
-                if self._rows.move(row.id, to=P.FAILED, allowed_from=[P.CALLING],
-                                   fields={"skipReason": "no final status from the carrier"},
-                                   extra_filter={"currentCallId": call.id}, now=now):
-                    self._campaigns.add_to_stats(campaign.id, {"contactsFailed": 1}, now=now)
-                    self._contact_final(campaign, row.id)
+                self._end_unreached(campaign, row.id, P.FAILED, "no final status from the carrier",
+                                    allowed_from=P.CALLING, now=now, call_id=call.id)
 
     def _finish_if_done(self, campaign: Campaign, now: datetime) -> bool:
         """Complete the campaign when no contact is left to call (or its
@@ -257,12 +252,21 @@ class CampaignRunner:
         return self._campaigns.transition(campaign.id, to=S.COMPLETED, allowed_from=[S.ACTIVE],
                                           fields={"endedAt": now}, now=now) is not None
 
-    def _contact_final(self, campaign: Campaign, row_id: str) -> None:
+    def _end_unreached(self, campaign: Campaign, row_id: str, to: ContactStatus, reason: str, *,
+                       allowed_from: ContactStatus, now: datetime, call_id: str | None = None) -> None:
+        """A contact finished without a call that settles it (do-not-call, a
+        lost final status): counted as not reached, and followed up."""
+        moved = self._rows.move(row_id, to=to, allowed_from=[allowed_from], fields={"skipReason": reason},
+                                extra_filter={"currentCallId": call_id} if call_id else None, now=now)
+        if moved:
+            self._campaigns.add_to_stats(campaign.id, {"contactsFailed": 1}, now=now)
+            self._contact_final(campaign, moved)
+
+    def _contact_final(self, campaign: Campaign, row: CampaignContact) -> None:
         try:
-            row = self._rows.get(row_id)
             self._on_contact_final(campaign, row)
         except Exception:
-            log.exception("campaign %s: follow-up of contact %s failed", campaign.id, row_id)
+            log.exception("campaign %s: follow-up of contact %s failed", campaign.id, row.id)
 
 
 def dynamic_variables(custom_data: dict[str, Any]) -> dict[str, Any]:

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import hashlib
-import hmac
 import json
 import re
 import secrets
@@ -31,14 +29,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from .fakehttp import FakeServer, HttpError, Request, later
+from chalicelib.providers.elevenlabs import sign
+
+from .fakehttp import FakeApi, HttpError, Request, later
 
 # The first bytes of an MP3 (an ID3 tag header and one frame sync): enough to be "audio".
 FAKE_MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x64" + bytes(413)
 FAILURES = {"0002": "busy", "0003": "no-answer"}
 
 
-class FakeElevenLabs:
+class FakeElevenLabs(FakeApi):
     def __init__(self, *, api_key: str, webhook_secret: str, webhook_url: str | None = None,
                  talk_seconds: float = 1.0, host: str = "127.0.0.1", port: int = 0):
         self.api_key = api_key
@@ -49,18 +49,7 @@ class FakeElevenLabs:
         self.deliveries: list[dict[str, Any]] = []
         self._signed: dict[str, str] = {}     # conversation_signature -> agent_id
         self._lock = threading.Lock()
-        self._server = FakeServer(self._route, host=host, port=port)
-
-    @property
-    def base_url(self) -> str:
-        return self._server.base_url
-
-    def start(self) -> "FakeElevenLabs":
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
+        super().__init__(host=host, port=port)
 
     # ------------------------------------------------------------ routes
 
@@ -200,12 +189,10 @@ class FakeElevenLabs:
         if not self.webhook_url:
             return
         body = json.dumps({"type": kind, "event_timestamp": int(time.time()), "data": data}).encode()
-        timestamp = int(time.time())
-        digest = hmac.new(self.webhook_secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
         entry: dict[str, Any] = {"type": kind, "conversation_id": data.get("conversation_id")}
         try:
             response = requests.post(self.webhook_url, data=body, timeout=15, headers={
-                "Content-Type": "application/json", "ElevenLabs-Signature": f"t={timestamp},v0={digest}"})
+                "Content-Type": "application/json", "ElevenLabs-Signature": sign(self.webhook_secret, body, int(time.time()))})
             entry["status_code"] = response.status_code
         except requests.RequestException as exc:
             entry["error"] = str(exc)

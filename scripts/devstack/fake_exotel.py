@@ -32,7 +32,7 @@ from typing import Any
 
 import requests
 
-from .fakehttp import FakeServer, HttpError, Request, later
+from .fakehttp import FakeApi, HttpError, Request, later
 
 OUTCOMES = {"0001": "invalid-number", "0002": "busy", "0003": "no-answer", "0005": "failed"}
 _CONNECT = re.compile(r"^/v1/Accounts/([^/]+)/Calls/connect(\.json)?$")
@@ -42,7 +42,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
-class FakeExotel:
+class FakeExotel(FakeApi):
     def __init__(self, *, account_sid: str, api_key: str, api_token: str, elevenlabs_url: str | None = None,
                  time_scale: float = 1.0, host: str = "127.0.0.1", port: int = 0):
         self.account_sid = account_sid
@@ -51,18 +51,7 @@ class FakeExotel:
         self.time_scale = time_scale
         self.calls: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
-        self._server = FakeServer(self._route, host=host, port=port)
-
-    @property
-    def base_url(self) -> str:
-        return self._server.base_url
-
-    def start(self) -> "FakeExotel":
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
+        super().__init__(host=host, port=port)
 
     def _route(self, request: Request) -> tuple[int, Any]:
         if request.path == "/_fake/health":

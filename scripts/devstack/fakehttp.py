@@ -91,3 +91,24 @@ def later(seconds: float, action: Callable[[], None]) -> None:
     timer = threading.Timer(seconds, action)
     timer.daemon = True
     timer.start()
+
+
+class FakeApi:
+    """A fake of a provider's HTTP API: subclasses route requests in `_route`."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0):
+        self._server = FakeServer(self._route, host=host, port=port)
+
+    def _route(self, request: Request) -> tuple[int, Any]:
+        raise NotImplementedError
+
+    @property
+    def base_url(self) -> str:
+        return self._server.base_url
+
+    def start(self):
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
